@@ -1,0 +1,1 @@
+"""Backbones: the embedding, stages and head of each video pose transformer."""

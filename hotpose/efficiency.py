@@ -1,0 +1,137 @@
+"""Parameters, FLOPs and throughput, per input window at batch 1.
+
+FLOPs conventions:
+
+* ``"paper"``: 2 x the multiply-accumulates of ``nn.Linear`` / ``nn.Conv*`` module calls (bias excluded), nothing
+  else — attention products, softmax, norms and the clustering are not counted. This is how the paper's table was made
+  (an old thop without a LayerNorm hook), and it reproduces the table to two decimals.
+  The one other operation thop counts here is the average over joints that feeds the pruner (J + 1 per output
+  element), which the paper's HoT/TPC figures include.
+* ``"full"``: every matrix product, attention included, as ``torch.utils.flop_counter`` counts them (2 x MACs of
+  mm / bmm / addmm / conv); elementwise work is not counted. The attention runs in its explicit form while counting
+  so that its products are seen.
+
+Throughput counts output frames per second: F per window for seq2seq models, one (the centre frame) per window for
+seq2frame models, which is how the paper reports FPS.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from hotpose.hourglass.model import FeaturePool
+from hotpose.layers.attention import set_attention
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameters (free ``nn.Parameter`` tensors such as positional embeddings included)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def example_input(model: nn.Module, batch: int = 1, frames: int | None = None) -> torch.Tensor:
+    """A random input window of the model's full length: (batch, F, J, C_in) on the model's device."""
+    bb = model.backbone
+    p = next(model.parameters())
+    return torch.randn(batch, frames or bb.frames, bb.joints, bb.in_channels, device=p.device, dtype=p.dtype)
+
+
+def _paper_macs(model: nn.Module, x: torch.Tensor) -> int:
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, FeaturePool):
+            if module.averages:
+                total += (inputs[0].shape[2] + 1) * output.numel()
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * output.numel()
+        else:  # convolution: per output element, in_channels / groups x kernel size
+            k = module.weight[0].numel()
+            total += k * output.numel()
+
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, FeaturePool)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def _full_flops(model: nn.Module, x: torch.Tensor) -> int:
+    grads = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        with set_attention(model, "explicit"), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        for p, g in zip(model.parameters(), grads):
+            p.requires_grad_(g)
+    return counter.get_total_flops()
+
+
+def count_flops(model: nn.Module, convention: str = "paper", frames: int | None = None) -> int:
+    """FLOPs of one forward pass on one input window (batch 1). ``convention``: ``"paper"`` or ``"full"``."""
+    if convention not in ("paper", "full"):
+        raise ValueError(f"convention must be 'paper' or 'full', got {convention!r}")
+    was_training = model.training
+    model.eval()
+    x = example_input(model, 1, frames)
+    try:
+        with torch.no_grad():
+            return 2 * _paper_macs(model, x) if convention == "paper" else _full_flops(model, x)
+    finally:
+        model.train(was_training)
+
+
+def output_frames(model: nn.Module, frames: int | None = None) -> int:
+    """Output frames one window yields: F for seq2seq models, 1 (the centre) for seq2frame models."""
+    return 1 if getattr(model, "seq2frame", False) else (frames or model.backbone.frames)
+
+
+def time_call(fn: Callable[[], object], runs: int = 5, warmup: int = 1, sync: Callable[[], None] = lambda: None
+              ) -> list[float]:
+    """Wall-clock seconds of ``runs`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def measure_throughput(model: nn.Module, batch: int = 1, frames: int | None = None, runs: int = 5,
+                       warmup: int = 1) -> dict:
+    """Inference speed on random windows: median seconds per forward and output frames per second."""
+    model.eval()
+    x = example_input(model, batch, frames)
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    with torch.inference_mode():
+        times = time_call(lambda: model(x), runs, warmup, sync)
+    median = statistics.median(times)
+    return {"seconds": median, "fps": batch * output_frames(model, frames) / median, "times": times}
+
+
+def matmul_peak(size: int = 2048, runs: int = 5, device: str | torch.device = "cpu",
+                dtype: torch.dtype = torch.float32) -> float:
+    """Measured matrix-multiply throughput (FLOP/s): best of square and model-shaped products, median of runs."""
+    best = 0.0
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    for m, k, n in ((size, size, size), (4096, 512, 1536), (4096, 1024, 512)):
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
+        with torch.inference_mode():
+            t = statistics.median(time_call(lambda: a @ b, runs, 1, sync))
+        best = max(best, 2 * m * k * n / t)
+    return best

@@ -1,0 +1,81 @@
+"""The model registry: a plain dict from name to factory, filled by :func:`register`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, fields
+
+from torch import nn
+
+from hotpose.hourglass.config import HourglassConfig
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+BACKBONES: dict[str, tuple[type, type]] = {}  # name -> (config dataclass, backbone class)
+
+
+def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Register a model factory under its function name."""
+    if fn.__name__ in MODELS:
+        raise ValueError(f"model {fn.__name__!r} is registered twice")
+    MODELS[fn.__name__] = fn
+    return fn
+
+
+def register_backbone(name: str, config_cls: type, backbone_cls: type) -> None:
+    BACKBONES[name] = (config_cls, backbone_cls)
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`build_model`, sorted."""
+    _load_zoo()
+    return sorted(MODELS)
+
+
+def build_model(name: str, **overrides) -> nn.Module:
+    """Build the registered model ``name``; keyword overrides change backbone or hourglass settings.
+
+    Example: ``build_model("hot_mixste_243", dim=64, frames=27, keep=9)``.
+    """
+    _load_zoo()
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**overrides)
+
+
+def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassConfig | dict | None,
+            overrides: dict) -> nn.Module:
+    """Build ``HourglassModel(backbone, hourglass)`` from defaults plus user overrides (the body of every factory).
+
+    Each override goes to the backbone config or the hourglass config, whichever has that field.
+    """
+    from hotpose.hourglass.model import HourglassModel
+
+    _load_zoo()
+    cfg_cls, bb_cls = BACKBONES[backbone]
+    bb_fields = {f.name for f in fields(cfg_cls)}
+    hg_fields = {f.name for f in fields(HourglassConfig)}
+    bb_args = dict(backbone_args)
+    hg_args = asdict(hourglass) if isinstance(hourglass, HourglassConfig) else (dict(hourglass) if hourglass else None)
+    for key, value in overrides.items():
+        if key in bb_fields:
+            bb_args[key] = value
+        elif key in hg_fields and hg_args is not None:
+            hg_args[key] = value
+        else:
+            valid = sorted(bb_fields | (hg_fields if hg_args is not None else set()))
+            raise TypeError(f"{name}: unknown setting {key!r}; valid settings: {', '.join(valid)}")
+    bb_cfg = cfg_cls(**bb_args)
+    hg_cfg = HourglassConfig(**hg_args) if hg_args is not None else None
+    config = {"name": name, "backbone": backbone, "backbone_config": asdict(bb_cfg),
+              "hourglass": asdict(hg_cfg) if hg_cfg else None}
+    return HourglassModel(bb_cls(bb_cfg), hg_cfg, config=config)
+
+
+def build_from_config(config: dict) -> nn.Module:
+    """Rebuild a model from the ``model.config`` dict stored beside its weights."""
+    _load_zoo()
+    return compose(config.get("name", config["backbone"]), config["backbone"], config["backbone_config"],
+                   config.get("hourglass"), {})
+
+
+def _load_zoo() -> None:
+    import hotpose.zoo  # noqa: F401  (registers the models)

@@ -1,0 +1,66 @@
+"""Named models. Each factory fills a config and calls :func:`hotpose.registry.compose`.
+
+Paper settings (Human3.6M, 243 frames): HoT w. MixSTE keeps 81 frames before stage 3 and recovers with TRA;
+TPC w. MixSTE (seq2frame) keeps 61 frames before stage 7, centre forced, no recovery.
+"""
+from __future__ import annotations
+
+from hotpose.backbones.mixste import MixSTE, MixSTEConfig
+from hotpose.hourglass.config import HourglassConfig
+from hotpose.registry import compose, register, register_backbone
+
+register_backbone("mixste", MixSTEConfig, MixSTE)
+
+_MIXSTE = dict(frames=243, dim=512, mlp_hidden=1024, depth=8)
+_HOT_MIXSTE = HourglassConfig(pruner="tpc", keep=81, prune_at=3, recoverer="tra", pos_token=True)
+_S2F_MIXSTE = HourglassConfig(pruner="tpc", keep=81, prune_at=3, recoverer="none", centre=True, pos_token=False)
+
+
+def _hot(**changes) -> HourglassConfig:
+    return HourglassConfig(**{**_HOT_MIXSTE.__dict__, **changes})
+
+
+@register
+def mixste_243(**kw):
+    """MixSTE, 243 frames, C=512, 8 stages (seq2seq)."""
+    return compose("mixste_243", "mixste", _MIXSTE, None, kw)
+
+
+@register
+def hot_mixste_243(**kw):
+    """HoT w. MixSTE: TPC keeps 81 of 243 frames before stage 3, TRA recovers all 243."""
+    return compose("hot_mixste_243", "mixste", _MIXSTE, _HOT_MIXSTE, kw)
+
+
+@register
+def tpc_mixste_243(**kw):
+    """TPC w. MixSTE (seq2frame): 61 frames kept before stage 7, centre forced, predicts the kept frames."""
+    return compose("tpc_mixste_243", "mixste", _MIXSTE,
+                   HourglassConfig(pruner="tpc", keep=61, prune_at=7, recoverer="none", centre=True, pos_token=False),
+                   kw)
+
+
+@register
+def tpc_mixste_243_81(**kw):
+    """Seq2frame TPC w. MixSTE of the paper's ablation: 81 frames kept before stage 3 (161.73 G)."""
+    return compose("tpc_mixste_243_81", "mixste", _MIXSTE, _S2F_MIXSTE, kw)
+
+
+def _variant(name: str, doc: str, hourglass: HourglassConfig):
+    def factory(**kw):
+        return compose(name, "mixste", _MIXSTE, hourglass, kw)
+
+    factory.__name__, factory.__qualname__, factory.__doc__ = name, name, doc
+    return register(factory)
+
+
+# Pruning ablation (seq2seq, TRA recovery) and recovery ablation (TPC pruning; interpolation has no parameters,
+# so these carry no rank embedding either, as in the paper's 33.78 M rows).
+for _pruner in ("uniform", "attention", "motion"):
+    _variant(f"hot_mixste_243_{_pruner}", f"HoT w. MixSTE with {_pruner} pruning instead of TPC.",
+             _hot(pruner=_pruner))
+    _variant(f"tpc_mixste_243_81_{_pruner}", f"Seq2frame MixSTE ablation (81 kept before stage 3) with {_pruner} "
+             "pruning.", HourglassConfig(**{**_S2F_MIXSTE.__dict__, "pruner": _pruner}))
+for _rec in ("nearest", "linear"):
+    _variant(f"hot_mixste_243_{_rec}", f"HoT w. MixSTE recovering with {_rec} interpolation instead of TRA.",
+             _hot(recoverer=_rec, pos_token=False))
