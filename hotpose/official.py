@@ -14,9 +14,7 @@ from os import PathLike
 import torch
 from torch import nn
 
-from hotpose.hourglass.config import HourglassConfig
 from hotpose.layers.attention import use_attention
-from hotpose.registry import compose
 
 WRAPPER_KEYS = ("model_pos", "state_dict", "model", "model_state_dict", "net", "module")
 
@@ -96,7 +94,8 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
                   exact: bool = True) -> nn.Module:
     """Build the model of the official file ``arch`` and load ``checkpoint`` into it (eval mode).
 
-    arch:        the official model file's name: ``mixste``, ``hot_mixste``, ``tpc_mixste``.
+    arch:        the official model file's name, e.g. ``mixste``, ``hot_mixste``, ``tpc_mixste``
+                 (``hotpose.official.OFFICIAL`` lists them all).
     checkpoint:  a path, or an already-loaded state dict (wrappers and ``module.`` prefixes are accepted).
     layer_index: the stage before which frames are pruned (not stored in the weights; defaults to the paper's).
     token_num:   the number of kept frames, where the weights do not tell it (TPC models).
@@ -106,6 +105,7 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
                  but a near tie in the clustering may then go the other way. Switch later with
                  :func:`hotpose.layers.use_attention`.
     """
+    _load_zoo()
     if arch not in OFFICIAL:
         raise KeyError(f"unknown official architecture {arch!r}; known: {', '.join(sorted(OFFICIAL))}")
     spec = OFFICIAL[arch]
@@ -117,46 +117,22 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
     return model.eval()
 
 
-def _need(state: Mapping[str, torch.Tensor], key: str, arch: str) -> torch.Tensor:
+def need(state: Mapping[str, torch.Tensor], key: str, arch: str) -> torch.Tensor:
     if key not in state:
         raise ValueError(f"not an official {arch!r} checkpoint: it has no {key!r} "
                          f"(first keys: {', '.join(list(state)[:6])})")
     return state[key]
 
 
-def _count(state: Mapping[str, torch.Tensor], prefix: str) -> int:
+def count_indexed(state: Mapping[str, torch.Tensor], prefix: str) -> int:
     ids = {int(m.group(1)) for k in state if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
     return max(ids) + 1 if ids else 0
 
 
-# --- MixSTE family (model/mixste/{mixste,hot_mixste,tpc_mixste}.py) ---------------------------------------------
-
-_MIXSTE_RENAME = [
-    (r"Spatial_patch_to_embedding\.(.*)", r"backbone.joint_embed.\1"),
-    (r"Spatial_pos_embed", "backbone.spatial_pos"),
-    (r"Temporal_pos_embed", "backbone.temporal_pos"),
-    (r"STEblocks\.(.*)", r"backbone.spatial_blocks.\1"),
-    (r"TTEblocks\.(.*)", r"backbone.temporal_blocks.\1"),
-    (r"Spatial_norm\.(.*)", r"backbone.spatial_norm.\1"),
-    (r"Temporal_norm\.(.*)", r"backbone.temporal_norm.\1"),
-    (r"head\.0\.(.*)", r"backbone.head_norm.\1"),
-    (r"head\.1\.(.*)", r"backbone.head_proj.\1"),
-    (r"pos_embed_token", "pos_embed_token"),
-    (r"x_token", "recover.queries"),
-    (r"cross_attention\.(.*)", r"recover.cross_attention.\1"),
-]
-
-
-def _mixste_sizes(state, arch):
-    embed = _need(state, "Spatial_patch_to_embedding.weight", arch)
-    return dict(dim=embed.shape[0], in_channels=embed.shape[1],
-                joints=_need(state, "Spatial_pos_embed", arch).shape[1],
-                frames=_need(state, "Temporal_pos_embed", arch).shape[1],
-                depth=_count(state, "STEblocks."),
-                mlp_hidden=_need(state, "STEblocks.0.mlp.fc1.weight", arch).shape[0])
-
-
-def _default_tpc(frames: int, token_num, layer_index, arch: str, paper: tuple[int, int]) -> tuple[int, int]:
+def default_pruning(frames: int, token_num: int | None, layer_index: int | None, arch: str,
+                    paper: tuple[int, int]) -> tuple[int, int]:
+    """(token_num, layer_index) for a TPC checkpoint, whose weights do not store them: the user's values, else the
+    paper's ``paper`` = (token_num, layer_index) at 243 frames."""
     if token_num is None:
         if frames != 243:
             raise ValueError(f"{arch}: the kept-frame count is not stored in the weights; pass token_num= "
@@ -165,25 +141,5 @@ def _default_tpc(frames: int, token_num, layer_index, arch: str, paper: tuple[in
     return token_num, paper[1] if layer_index is None else layer_index
 
 
-def _build_mixste(state, layer_index, token_num):
-    return compose("mixste", "mixste", _mixste_sizes(state, "mixste"), None, {})
-
-
-def _build_hot_mixste(state, layer_index, token_num):
-    n = _need(state, "pos_embed_token", "hot_mixste").shape[1]
-    if token_num is not None and token_num != n:
-        raise ValueError(f"hot_mixste: token_num={token_num} but the checkpoint's pos_embed_token keeps {n} frames")
-    hg = HourglassConfig(pruner="tpc", keep=n, prune_at=3 if layer_index is None else layer_index, recoverer="tra")
-    return compose("hot_mixste", "mixste", _mixste_sizes(state, "hot_mixste"), hg, {})
-
-
-def _build_tpc_mixste(state, layer_index, token_num):
-    sizes = _mixste_sizes(state, "tpc_mixste")
-    n, at = _default_tpc(sizes["frames"], token_num, layer_index, "tpc_mixste", (61, 7))
-    hg = HourglassConfig(pruner="tpc", keep=n, prune_at=at, recoverer="none", centre=True, pos_token=False)
-    return compose("tpc_mixste", "mixste", sizes, hg, {})
-
-
-OFFICIAL["mixste"] = OfficialArch(_MIXSTE_RENAME, _build_mixste)
-OFFICIAL["hot_mixste"] = OfficialArch(_MIXSTE_RENAME, _build_hot_mixste)
-OFFICIAL["tpc_mixste"] = OfficialArch(_MIXSTE_RENAME, _build_tpc_mixste)
+def _load_zoo() -> None:
+    import hotpose.zoo  # noqa: F401  (registers the official architectures)

@@ -10,6 +10,7 @@ from hotpose.hourglass.config import HourglassConfig
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 BACKBONES: dict[str, tuple[type, type]] = {}  # name -> (config dataclass, backbone class)
+TINY: dict[str, dict] = {}  # backbone name -> backbone overrides that make a test-sized model
 
 
 def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -20,8 +21,27 @@ def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def register_backbone(name: str, config_cls: type, backbone_cls: type) -> None:
+def register_backbone(name: str, config_cls: type, backbone_cls: type, tiny: dict | None = None) -> None:
+    """Make backbone ``name`` available to :func:`compose`. ``backbone_cls(cfg, hourglass)`` builds it; ``tiny``
+    holds overrides for a test-sized model."""
     BACKBONES[name] = (config_cls, backbone_cls)
+    TINY[name] = dict(tiny or {})
+
+
+def tiny_overrides(name: str) -> dict:
+    """Overrides that shrink registered model ``name`` to test size: the backbone's tiny sizes, with the kept-frame
+    count scaled to the shorter window and the pruning point moved inside the shallower stack."""
+    model = build_model(name)
+    backbone = model.config["backbone"]
+    kw = dict(TINY[backbone])
+    hg = model.config["hourglass"]
+    if hg is not None:
+        frames = kw.get("frames", model.backbone.frames)
+        kw["keep"] = max(2, round(hg["keep"] * frames / model.backbone.frames))
+        first = model.backbone.first_prunable_stage
+        stages = build_model(name, **kw, prune_at=first).backbone.num_stages
+        kw["prune_at"] = max(first, min(hg["prune_at"], stages - 1))
+    return kw
 
 
 def list_models() -> list[str]:
@@ -67,7 +87,7 @@ def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassC
     hg_cfg = HourglassConfig(**hg_args) if hg_args is not None else None
     config = {"name": name, "backbone": backbone, "backbone_config": asdict(bb_cfg),
               "hourglass": asdict(hg_cfg) if hg_cfg else None}
-    return HourglassModel(bb_cls(bb_cfg), hg_cfg, config=config)
+    return HourglassModel(bb_cls(bb_cfg, hg_cfg), hg_cfg, config=config)
 
 
 def build_from_config(config: dict) -> nn.Module:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from hotpose.hourglass.config import HourglassConfig
 from hotpose.hourglass.model import Backbone
 from hotpose.layers import Block
 
@@ -38,7 +39,7 @@ class MixSTE(Backbone):
 
     first_prunable_stage = 1  # stage 0 adds the temporal embedding of all F frames
 
-    def __init__(self, cfg: MixSTEConfig):
+    def __init__(self, cfg: MixSTEConfig, hourglass: HourglassConfig | None = None):
         super().__init__()
         self.cfg = cfg
         self.frames, self.joints, self.in_channels = cfg.frames, cfg.joints, cfg.in_channels

@@ -29,7 +29,8 @@ class Backbone(nn.Module):
 
     Tokens flow between the seams as (B, F, J, C): F frames, J per-frame tokens (joints, or hypotheses), C channels.
     Subclasses set ``frames`` (the longest input window), ``joints``, ``in_channels``, ``dim``, ``heads``,
-    ``qkv_bias``, ``num_stages`` and implement :meth:`embed`, :meth:`stage` and :meth:`head`.
+    ``qkv_bias``, ``num_stages`` and implement :meth:`embed`, :meth:`stage` and :meth:`head`. The constructor
+    takes ``(config, hourglass)``: a backbone whose layers depend on the frame count after pruning reads it there.
     """
 
     frames: int
@@ -40,6 +41,7 @@ class Backbone(nn.Module):
     qkv_bias: bool = True
     num_stages: int
     first_prunable_stage: int = 0
+    seq2frame: bool = False  # trained on all frames but read out at the centre frame only (MHFormer)
     recover_before_norm: bool = False  # TRA before the final norm (MotionAGFormer) or after it (the rest)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,8 +110,9 @@ class HourglassModel(nn.Module):
 
     @property
     def seq2frame(self) -> bool:
-        """True when the model predicts only the kept frames (the centre frame among them)."""
-        return self.hourglass is not None and self.hourglass.seq2frame
+        """True when one window yields one output frame, its centre: the model predicts only the kept frames (the
+        centre among them), or the backbone is read out at the centre (MHFormer)."""
+        return self.backbone.seq2frame or (self.hourglass is not None and self.hourglass.seq2frame)
 
     def check_input(self, x: torch.Tensor, keep_idx: torch.Tensor | None = None) -> None:
         """Raise ValueError with a plain message when x or keep_idx cannot be fed to this model."""

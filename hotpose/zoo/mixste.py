@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from hotpose.backbones.mixste import MixSTE, MixSTEConfig
 from hotpose.hourglass.config import HourglassConfig
+from hotpose.official import OFFICIAL, OfficialArch, count_indexed, default_pruning, need
 from hotpose.registry import compose, register, register_backbone
 
-register_backbone("mixste", MixSTEConfig, MixSTE)
+register_backbone("mixste", MixSTEConfig, MixSTE, tiny=dict(frames=27, dim=32, mlp_hidden=64, depth=4))
 
 _MIXSTE = dict(frames=243, dim=512, mlp_hidden=1024, depth=8)
 _HOT_MIXSTE = HourglassConfig(pruner="tpc", keep=81, prune_at=3, recoverer="tra", pos_token=True)
@@ -64,3 +65,54 @@ for _pruner in ("uniform", "attention", "motion"):
 for _rec in ("nearest", "linear"):
     _variant(f"hot_mixste_243_{_rec}", f"HoT w. MixSTE recovering with {_rec} interpolation instead of TRA.",
              _hot(recoverer=_rec, pos_token=False))
+
+
+# --- MixSTE family (model/mixste/{mixste,hot_mixste,tpc_mixste}.py) ---------------------------------------------
+
+_MIXSTE_RENAME = [
+    (r"Spatial_patch_to_embedding\.(.*)", r"backbone.joint_embed.\1"),
+    (r"Spatial_pos_embed", "backbone.spatial_pos"),
+    (r"Temporal_pos_embed", "backbone.temporal_pos"),
+    (r"STEblocks\.(.*)", r"backbone.spatial_blocks.\1"),
+    (r"TTEblocks\.(.*)", r"backbone.temporal_blocks.\1"),
+    (r"Spatial_norm\.(.*)", r"backbone.spatial_norm.\1"),
+    (r"Temporal_norm\.(.*)", r"backbone.temporal_norm.\1"),
+    (r"head\.0\.(.*)", r"backbone.head_norm.\1"),
+    (r"head\.1\.(.*)", r"backbone.head_proj.\1"),
+    (r"pos_embed_token", "pos_embed_token"),
+    (r"x_token", "recover.queries"),
+    (r"cross_attention\.(.*)", r"recover.cross_attention.\1"),
+]
+
+
+def _mixste_sizes(state, arch):
+    embed = need(state, "Spatial_patch_to_embedding.weight", arch)
+    return dict(dim=embed.shape[0], in_channels=embed.shape[1],
+                joints=need(state, "Spatial_pos_embed", arch).shape[1],
+                frames=need(state, "Temporal_pos_embed", arch).shape[1],
+                depth=count_indexed(state, "STEblocks."),
+                mlp_hidden=need(state, "STEblocks.0.mlp.fc1.weight", arch).shape[0])
+
+
+def _build_mixste(state, layer_index, token_num):
+    return compose("mixste", "mixste", _mixste_sizes(state, "mixste"), None, {})
+
+
+def _build_hot_mixste(state, layer_index, token_num):
+    n = need(state, "pos_embed_token", "hot_mixste").shape[1]
+    if token_num is not None and token_num != n:
+        raise ValueError(f"hot_mixste: token_num={token_num} but the checkpoint's pos_embed_token keeps {n} frames")
+    hg = HourglassConfig(pruner="tpc", keep=n, prune_at=3 if layer_index is None else layer_index, recoverer="tra")
+    return compose("hot_mixste", "mixste", _mixste_sizes(state, "hot_mixste"), hg, {})
+
+
+def _build_tpc_mixste(state, layer_index, token_num):
+    sizes = _mixste_sizes(state, "tpc_mixste")
+    n, at = default_pruning(sizes["frames"], token_num, layer_index, "tpc_mixste", (61, 7))
+    hg = HourglassConfig(pruner="tpc", keep=n, prune_at=at, recoverer="none", centre=True, pos_token=False)
+    return compose("tpc_mixste", "mixste", sizes, hg, {})
+
+
+OFFICIAL["mixste"] = OfficialArch(_MIXSTE_RENAME, _build_mixste)
+OFFICIAL["hot_mixste"] = OfficialArch(_MIXSTE_RENAME, _build_hot_mixste)
+OFFICIAL["tpc_mixste"] = OfficialArch(_MIXSTE_RENAME, _build_tpc_mixste)

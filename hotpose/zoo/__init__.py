@@ -1,0 +1,6 @@
+"""Named models and official-checkpoint readers, one module per backbone family.
+
+Importing this package fills :data:`hotpose.registry.MODELS`, :data:`hotpose.registry.BACKBONES` and
+:data:`hotpose.official.OFFICIAL`.
+"""
+from hotpose.zoo import mixste  # noqa: F401
