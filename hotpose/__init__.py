@@ -5,6 +5,7 @@ n kept frames.
 """
 from hotpose.hourglass.config import HourglassConfig
 from hotpose.hourglass.model import HourglassModel, PoseOutput
+from hotpose import layers
 from hotpose.official import load_official
 from hotpose.registry import build_from_config, build_model, list_models
 

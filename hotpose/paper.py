@@ -1,0 +1,38 @@
+"""The paper's efficiency figures (Human3.6M, Table 1 and the ablations), keyed by our model names.
+
+params in millions, FLOPs in G per input window (the paper's convention, see :mod:`hotpose.efficiency`), MPJPE in
+mm with CPN 2D input, FPS as the paper measured it on its GPU (seq2seq counts all output frames, seq2frame one).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    label: str
+    params: float | None
+    flops: float
+    mpjpe: float | None = None
+    fps: int | None = None
+
+
+PAPER: dict[str, PaperRow] = {
+    "mixste_243": PaperRow("MixSTE", 33.78, 277.25, 40.9, 10432),
+    "hot_mixste_243": PaperRow("HoT w. MixSTE", 35.00, 167.52, 41.0, 15770),
+    "tpc_mixste_243": PaperRow("TPC w. MixSTE", 33.78, 251.29, 39.9),
+    "tpc_mixste_243_81": PaperRow("TPC w. MixSTE (seq2frame ablation)", 33.78, 161.73, 40.4, 68),
+    "hot_mixste_243_nearest": PaperRow("HoT w. MixSTE, nearest recovery", 33.78, 161.73, 41.5),
+    "hot_mixste_243_linear": PaperRow("HoT w. MixSTE, linear recovery", 33.78, 161.73, 41.3),
+    "hot_mixste_243_uniform": PaperRow("HoT w. MixSTE, uniform sampling", None, 167.52, 41.4),
+    "hot_mixste_243_attention": PaperRow("HoT w. MixSTE, attention pruning", None, 167.52, 42.1),
+    "hot_mixste_243_motion": PaperRow("HoT w. MixSTE, motion pruning", None, 167.52, 42.8),
+    "motionbert_243": PaperRow("MotionBERT", 16.00, 131.09, 39.2, 14638),
+    "hot_motionbert_243": PaperRow("HoT w. MotionBERT", 16.35, 63.21, 39.8, 25526),
+    "tpc_motionbert_243": PaperRow("TPC w. MotionBERT", 16.00, 91.38, 39.0),
+    "tpc_motionbert_243_81": PaperRow("TPC w. MotionBERT (seq2frame ablation)", 16.00, 61.04, 39.2, 109),
+    "mhformer_351": PaperRow("MHFormer", 31.52, 14.15, 43.0),
+    "tpc_mhformer_351": PaperRow("TPC w. MHFormer", 31.52, 8.22, 43.0),
+}
+"""The paper's rows. FLOPs for the pruning-ablation variants are the TRA model's (the same network, another
+selection rule); the paper does not list their parameters."""

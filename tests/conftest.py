@@ -1,0 +1,30 @@
+"""Shared fixtures. Golden vectors come from ../shared/golden (made by running the official models); tests that need
+them skip with the reason when that folder is absent, as in a fresh clone."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("HOTPOSE_SHARED", ROOT.parent / "shared"))
+GOLDEN = SHARED / "golden"
+
+
+def golden_files() -> list[str]:
+    """Names of the golden files present (empty in a fresh clone without ../shared)."""
+    return sorted(p.stem for p in GOLDEN.glob("*.pt")) if GOLDEN.is_dir() else []
+
+
+def load_golden(name: str) -> dict:
+    path = GOLDEN / f"{name}.pt"
+    if not path.exists():
+        pytest.skip(f"golden vectors not found at {path} (they live in ../shared, outside the repository)")
+    return torch.load(path, weights_only=True)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
