@@ -4,3 +4,6 @@ Importing this package fills :data:`hotpose.registry.MODELS`, :data:`hotpose.reg
 :data:`hotpose.official.OFFICIAL`.
 """
 from hotpose.zoo import mixste  # noqa: F401
+from hotpose.zoo import motionbert  # noqa: F401
+from hotpose.zoo import mhformer  # noqa: F401
+from hotpose.zoo import motionagformer  # noqa: F401

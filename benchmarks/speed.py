@@ -1,0 +1,105 @@
+"""Inference speed of the HoT models against their full backbones, and how close MixSTE runs to the matmul peak.
+
+Usage: python benchmarks/speed.py [--runs 7] [--device cpu|cuda] [--out docs/benchmarks.md]
+
+Every pair is measured in one process with the runs interleaved (full, HoT, full, HoT, ...) so that a noisy machine
+slows both alike; the median of the runs is reported. The matmul peak is measured in the same run. Results are
+appended to the output file as a dated section, with the machine it ran on.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+import hotpose
+from hotpose import efficiency
+
+PAIRS = [("mixste_243", "hot_mixste_243"), ("motionbert_243", "hot_motionbert_243"),
+         ("motionagformer_243", "hot_motionagformer_243"), ("mhformer_351", "tpc_mhformer_351"),
+         ("mixste_243", "tpc_mixste_243")]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def time_pair(a, b, runs: int, device) -> tuple[list[float], list[float]]:
+    xa, xb = efficiency.example_input(a), efficiency.example_input(b)
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    ta, tb = [], []
+    with torch.inference_mode():
+        for model, x in ((a, xa), (b, xb)):
+            efficiency.time_call(lambda: model(x), runs=0, warmup=2, sync=sync)
+        for _ in range(runs):
+            ta += efficiency.time_call(lambda: a(xa), runs=1, warmup=0, sync=sync)
+            tb += efficiency.time_call(lambda: b(xb), runs=1, warmup=0, sync=sync)
+    return ta, tb
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="docs/benchmarks.md")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    known = set(hotpose.list_models())
+
+    peak = efficiency.matmul_peak(device=device)
+    print(f"fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
+    rows = []
+    for full_name, hot_name in PAIRS:
+        if full_name not in known or hot_name not in known:
+            continue
+        full = hotpose.build_model(full_name).eval().to(device)
+        hot = hotpose.build_model(hot_name).eval().to(device)
+        tf, th = time_pair(full, hot, args.runs, device)
+        sf, sh = statistics.median(tf), statistics.median(th)
+        of, oh = efficiency.output_frames(full), efficiency.output_frames(hot)
+        ff = efficiency.count_flops(full, "full")
+        fh = efficiency.count_flops(hot, "full")
+        row = dict(full=full_name, hot=hot_name, s_full=sf, s_hot=sh, fps_full=of / sf, fps_hot=oh / sh,
+                   ratio=(oh / sh) / (of / sf), flops_ratio=ff / fh, eff_full=ff / sf / peak, eff_hot=fh / sh / peak,
+                   spread_full=(max(tf) - min(tf)) / sf, spread_hot=(max(th) - min(th)) / sh)
+        rows.append(row)
+        print(f"{full_name:>20}: {sf * 1e3:8.1f} ms  {row['fps_full']:9.1f} out-fps  {row['eff_full']:5.1%} of peak | "
+              f"{hot_name}: {sh * 1e3:8.1f} ms  {row['fps_hot']:9.1f} out-fps  {row['eff_hot']:5.1%} of peak | "
+              f"speed-up {row['ratio']:.2f}x (full-FLOPs ratio {row['flops_ratio']:.2f}x)", flush=True)
+
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
+    lines = [f"\n## {when} — {dev}\n",
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, batch 1, full-length windows, "
+             f"median of {args.runs} interleaved runs. fp32 matmul peak measured in the same run: "
+             f"{peak / 1e9:.1f} GFLOP/s. '% of peak' = full-convention FLOPs / time / peak.\n",
+             "| full model | ms | out-fps | % of peak | HoT/TPC model | ms | out-fps | % of peak | speed-up | "
+             "full-FLOPs ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['full']} | {r['s_full'] * 1e3:.1f} | {r['fps_full']:.1f} | {r['eff_full']:.0%} | "
+                     f"{r['hot']} | {r['s_hot'] * 1e3:.1f} | {r['fps_hot']:.1f} | {r['eff_hot']:.0%} | "
+                     f"{r['ratio']:.2f}x | {r['flops_ratio']:.2f}x |")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        out.write_text("# Benchmarks\n\nWritten by `python benchmarks/speed.py`; each section is one run.\n")
+    with out.open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"appended to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Shared layers: fused attention equals the explicit softmax(QK^T)V of the official code."""
+from __future__ import annotations
+
+import torch
+
+from hotpose.layers import Attention, Block, CrossAttention, DropPath, use_attention
+
+
+def test_fused_attention_matches_explicit():
+    attn = Attention(64, heads=8)
+    x = torch.randn(3, 50, 64)
+    fused = attn(x)
+    attn.explicit = True
+    torch.testing.assert_close(fused, attn(x), atol=1e-5, rtol=0)
+
+
+def test_fused_cross_attention_matches_explicit():
+    attn = CrossAttention(32, heads=4)
+    q, kv = torch.randn(2, 40, 32), torch.randn(2, 7, 32)
+    fused = attn(q, kv, kv)
+    attn.explicit = True
+    torch.testing.assert_close(fused, attn(q, kv, kv), atol=1e-5, rtol=0)
+
+
+def test_attention_backward_agrees():
+    torch.manual_seed(0)
+    block = Block(32, 4, 64)
+    x = torch.randn(2, 9, 32)
+    grads = []
+    for mode in ("fused", "explicit"):
+        use_attention(block, mode)
+        block.zero_grad()
+        block(x).square().sum().backward()
+        grads.append(block.attn.qkv.weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-4, rtol=1e-4)
+
+
+def test_drop_path_is_identity_in_eval_and_scales_in_training():
+    dp = DropPath(0.5)
+    x = torch.ones(1000, 4)
+    assert torch.equal(dp.eval()(x), x)
+    y = dp.train()(x)
+    kept = y[:, 0] != 0
+    assert 300 < kept.sum() < 700
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 2.0))
