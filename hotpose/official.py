@@ -130,13 +130,13 @@ def count_indexed(state: Mapping[str, torch.Tensor], prefix: str) -> int:
 
 
 def default_pruning(frames: int, token_num: int | None, layer_index: int | None, arch: str,
-                    paper: tuple[int, int]) -> tuple[int, int]:
+                    paper: tuple[int, int], paper_frames: int = 243) -> tuple[int, int]:
     """(token_num, layer_index) for a TPC checkpoint, whose weights do not store them: the user's values, else the
-    paper's ``paper`` = (token_num, layer_index) at 243 frames."""
+    paper's ``paper`` = (token_num, layer_index), which hold for windows of ``paper_frames`` frames."""
     if token_num is None:
-        if frames != 243:
+        if frames != paper_frames:
             raise ValueError(f"{arch}: the kept-frame count is not stored in the weights; pass token_num= "
-                             f"(the paper uses {paper[0]} at 243 frames)")
+                             f"(the paper keeps {paper[0]} of {paper_frames} frames)")
         token_num = paper[0]
     return token_num, paper[1] if layer_index is None else layer_index
 

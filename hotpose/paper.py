@@ -12,7 +12,7 @@ from dataclasses import dataclass
 class PaperRow:
     label: str
     params: float | None
-    flops: float
+    flops: float | None
     mpjpe: float | None = None
     fps: int | None = None
 
@@ -33,6 +33,7 @@ PAPER: dict[str, PaperRow] = {
     "tpc_motionbert_243_81": PaperRow("TPC w. MotionBERT (seq2frame ablation)", 16.00, 61.04, 39.2, 109),
     "mhformer_351": PaperRow("MHFormer", 31.52, 14.15, 43.0),
     "tpc_mhformer_351": PaperRow("TPC w. MHFormer", 31.52, 8.22, 43.0),
+    "hot_mhformer_351": PaperRow("HoT w. MHFormer (ours: not in the paper)", None, None),
 }
 """The paper's rows. FLOPs for the pruning-ablation variants are the TRA model's (the same network, another
 selection rule); the paper does not list their parameters."""

@@ -140,6 +140,7 @@ class MHFormer(Backbone):
     """Stages: ``depth - 1`` SHR blocks, then one CHI block, on tokens (B, F, 3, C) (hypotheses in the J axis)."""
 
     seq2frame = True
+    fixed_frames = True  # the MHG transformers are as wide as the window
 
     def __init__(self, cfg: MHFormerConfig, hourglass: HourglassConfig | None = None):
         super().__init__()
@@ -172,9 +173,6 @@ class MHFormer(Backbone):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, J, C_in) -> (B, F, 3, C): MHG, then one embedding and pos-embed per hypothesis."""
         B, F, J, C_in = x.shape
-        if F != self.frames:
-            raise ValueError(f"MHFormer mixes along the frame axis (its MHG width is the window length), so it takes "
-                             f"exactly {self.frames} frames per window, got {F}; pad the window to {self.frames}")
         h = x.reshape(B, F, J * C_in).transpose(1, 2)  # (B, 2J, F), joint-major channels
         hyps = []
         for norm, encoder, embedding, pos in zip(self.mhg_norms, self.mhg, self.embeddings, self.pos_embeds):

@@ -42,6 +42,7 @@ class Backbone(nn.Module):
     num_stages: int
     first_prunable_stage: int = 0
     seq2frame: bool = False  # trained on all frames but read out at the centre frame only (MHFormer)
+    fixed_frames: bool = False  # takes windows of exactly ``frames`` frames (layers whose width is the window length)
     recover_before_norm: bool = False  # TRA before the final norm (MotionAGFormer) or after it (the rest)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,6 +129,9 @@ class HourglassModel(nn.Module):
             what = "x, y" if bb.in_channels == 2 else "x, y, confidence"
             raise ValueError(f"expected {bb.in_channels} input channels ({what}), got {C} "
                              f"(input shape {tuple(x.shape)})")
+        if bb.fixed_frames and F != bb.frames:
+            raise ValueError(f"the model takes windows of exactly {bb.frames} frames (some of its layers span the "
+                             f"window), got {F}; pad the window to {bb.frames}")
         if F > bb.frames:
             raise ValueError(f"the model takes at most {bb.frames} frames per window, got {F}")
         hg = self.hourglass

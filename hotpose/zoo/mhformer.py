@@ -25,9 +25,9 @@ from collections.abc import Mapping
 
 import torch
 
-from hotpose.backbones.mhformer import MHFormer, MHFormerConfig
+from hotpose.backbones.mhformer import HYPOTHESES, MHFormer, MHFormerConfig
 from hotpose.hourglass.config import HourglassConfig
-from hotpose.official import OFFICIAL, OfficialArch, count_indexed, need
+from hotpose.official import OFFICIAL, OfficialArch, count_indexed, default_pruning, need
 from hotpose.registry import compose, register, register_backbone
 
 register_backbone("mhformer", MHFormerConfig, MHFormer, tiny=dict(frames=27, dim=32, mlp_hidden=64, mhg_depth=2))
@@ -60,23 +60,25 @@ def hot_mhformer_351(**kw):
 # --- MHFormer family (model/mhformer/{mhformer,tpc_mhformer}.py) ------------------------------------------------
 
 def _mhformer_rename() -> list[tuple[str, str]]:
-    rules = [(r"Transformer_hypothesis\.norm\.(.*)", r"backbone.final_norm.\1"),
-             (r"Transformer_hypothesis\.SHR_blocks\.(\d+)\.(drop_path|norm2|mlp)\.(.*)", r"backbone.shr_blocks.\1.\2.\3"),
-             (r"Transformer_hypothesis\.CHI_blocks\.0\.(norm2|mlp)\.(.*)", r"backbone.chi_block.\1.\2"),
+    hyp = r"Transformer_hypothesis\."
+    shr = hyp + r"SHR_blocks\.(\d+)\."
+    chi = hyp + r"CHI_blocks\.0\."
+    rules = [(hyp + r"norm\.(.*)", r"backbone.final_norm.\1"),
+             (shr + r"(norm2|mlp)\.(.*)", r"backbone.shr_blocks.\1.\2.\3"),
+             (chi + r"(norm2|mlp)\.(.*)", r"backbone.chi_block.\1.\2"),
              (r"regression\.0\.(.*)", r"backbone.head_bn.\1"),
              (r"regression\.1\.(.*)", r"backbone.head_proj.\1")]
-    for k in range(3):  # official names count hypotheses from 1
+    for k in range(HYPOTHESES):  # official names count hypotheses from 1
         o = k + 1
         rules += [(rf"norm_{o}\.(.*)", rf"backbone.mhg_norms.{k}.\1"),
                   (rf"Transformer_encoder_{o}\.(.*)", rf"backbone.mhg.{k}.\1"),
                   (rf"embedding_{o}\.(.*)", rf"backbone.embeddings.{k}.\1"),
-                  (rf"Transformer_hypothesis\.pos_embed_{o}", rf"backbone.pos_embeds.{k}"),
-                  (rf"Transformer_hypothesis\.SHR_blocks\.(\d+)\.norm1_{o}\.(.*)", rf"backbone.shr_blocks.\1.norm1.{k}.\2"),
-                  (rf"Transformer_hypothesis\.SHR_blocks\.(\d+)\.attn_{o}\.(.*)", rf"backbone.shr_blocks.\1.attn.{k}.\2"),
-                  (rf"Transformer_hypothesis\.CHI_blocks\.0\.attn_{o}\.(.*)", rf"backbone.chi_block.attn.{k}.\1")]
+                  (hyp + rf"pos_embed_{o}", rf"backbone.pos_embeds.{k}"),
+                  (shr + rf"norm1_{o}\.(.*)", rf"backbone.shr_blocks.\1.norm1.{k}.\2"),
+                  (shr + rf"attn_{o}\.(.*)", rf"backbone.shr_blocks.\1.attn.{k}.\2"),
+                  (chi + rf"attn_{o}\.(.*)", rf"backbone.chi_block.attn.{k}.\1")]
         # CHI norm3_{update}{role}: role 1 normalises the query source, 2 the key source, 3 the value (itself)
-        rules += [(rf"Transformer_hypothesis\.CHI_blocks\.0\.norm3_{o}{r + 1}\.(.*)",
-                   rf"backbone.chi_block.norm.{k}.{r}.\1") for r in range(3)]
+        rules += [(chi + rf"norm3_{o}{r + 1}\.(.*)", rf"backbone.chi_block.norm.{k}.{r}.\1") for r in range(HYPOTHESES)]
     return rules
 
 
@@ -100,13 +102,10 @@ def _build_mhformer(state, layer_index, token_num):
 def _build_tpc_mhformer(state, layer_index, token_num):
     sizes = _mhformer_sizes(state, "tpc_mhformer")
     frames, paper_keep, paper_at = PAPER_TPC
-    if token_num is None:
-        if sizes["frames"] != frames:
-            raise ValueError(f"tpc_mhformer: the kept-frame count is not stored in the weights; pass token_num= "
-                             f"(the paper keeps {paper_keep} of {frames} frames)")
-        token_num = paper_keep
+    token_num, layer_index = default_pruning(sizes["frames"], token_num, layer_index, "tpc_mhformer",
+                                             (paper_keep, paper_at), paper_frames=frames)
     hg = HourglassConfig(**{**_TPC_MHFORMER.__dict__, "keep": token_num,
-                            "prune_at": paper_at if layer_index is None else layer_index})
+                            "prune_at": layer_index})
     return compose("tpc_mhformer", "mhformer", sizes, hg, {})
 
 
