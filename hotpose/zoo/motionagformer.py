@@ -2,8 +2,8 @@
 
 Settings as the HoT repository builds them (SPEC 2.8; Human3.6M, 243 frames, 16 layers, C=128, 4 heads, 4 temporal
 neighbours): HoT w. MotionAGFormer keeps 81 frames before layer 7 (the temporal graph layers 7-15 are sized for 81
-frames) and recovers all 243 with TRA before the final norm. ``motionagformer_b_243`` is MotionAGFormer-B as its
-authors configure it (8 heads, 2 temporal neighbours).
+frames) and recovers all 243 with TRA after the final norm (as the official file does; SPEC 2.8 says before).
+``motionagformer_b_243`` is MotionAGFormer-B as its authors configure it (8 heads, 2 temporal neighbours).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def motionagformer_243(**kw):
 
 @register
 def hot_motionagformer_243(**kw):
-    """HoT w. MotionAGFormer: TPC keeps 81 of 243 frames before layer 7, TRA recovers all 243 (before the norm)."""
+    """HoT w. MotionAGFormer: TPC keeps 81 of 243 frames before layer 7, TRA recovers all 243."""
     return compose("hot_motionagformer_243", "motionagformer", _MOTIONAGFORMER, _HOT, kw)
 
 
