@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from hotpose.layers.attention import use_attention
+from hotpose.registry import compose
 
 WRAPPER_KEYS = ("model_pos", "state_dict", "model", "model_state_dict", "net", "module")
 
@@ -24,11 +25,12 @@ class OfficialArch:
     """How to read one official model file's checkpoints.
 
     rename: (official-name regex, our name) pairs, tried in order; the first match wins.
-    build:  (state dict in official names, layer_index, token_num) -> our model, sizes inferred.
+    build:  (state dict in official names, layer_index, token_num) -> (model name, backbone name, backbone sizes
+            inferred from the tensors, HourglassConfig or None): the arguments of :func:`hotpose.registry.compose`.
     """
 
     rename: list[tuple[str, str]]
-    build: Callable[[Mapping[str, torch.Tensor], int | None, int | None], nn.Module]
+    build: Callable[[Mapping[str, torch.Tensor], int | None, int | None], tuple]
 
 
 OFFICIAL: dict[str, OfficialArch] = {}
@@ -91,7 +93,7 @@ def load_strict(model: nn.Module, state: Mapping[str, torch.Tensor], unmatched: 
 
 
 def load_official(arch: str, checkpoint, *, layer_index: int | None = None, token_num: int | None = None,
-                  exact: bool = True) -> nn.Module:
+                  exact: bool = True, **settings) -> nn.Module:
     """Build the model of the official file ``arch`` and load ``checkpoint`` into it (eval mode).
 
     arch:        the official model file's name, e.g. ``mixste``, ``hot_mixste``, ``tpc_mixste``
@@ -104,13 +106,16 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
                  fused attention kernels: faster (about 15% on CPU), outputs within 1e-4 for the same kept frames,
                  but a near tie in the clustering may then go the other way. Switch later with
                  :func:`hotpose.layers.use_attention`.
+    settings:    values the tensors cannot tell, passed to the model config, e.g. ``heads=8, neighbour_num=2`` for a
+                 MotionAGFormer-B checkpoint (the official HoT file builds 4 heads and 4 neighbours).
     """
     _load_zoo()
     if arch not in OFFICIAL:
         raise KeyError(f"unknown official architecture {arch!r}; known: {', '.join(sorted(OFFICIAL))}")
     spec = OFFICIAL[arch]
     state = unwrap_state_dict(checkpoint)
-    model = spec.build(state, layer_index, token_num)
+    name, backbone, sizes, hourglass = spec.build(state, layer_index, token_num)
+    model = compose(name, backbone, sizes, hourglass, settings)
     renamed, unmatched = rename_keys(state, spec.rename)
     load_strict(model, renamed, unmatched, arch)
     use_attention(model, "explicit" if exact else "fused")

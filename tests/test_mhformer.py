@@ -110,12 +110,13 @@ def test_tpc_reader_needs_token_num_off_paper_length():
 
 def test_tpc_reader_defaults_to_the_paper_pruning_at_351_frames():
     from hotpose.official import OFFICIAL
+    from hotpose.registry import compose
 
     C, F, H = 16, 351, 32  # only the tensors the reader reads sizes from
     shapes = {"norm_1.weight": (F,), "embedding_1.weight": (C, 34, 1), "regression.1.weight": (51, 3 * C, 1),
               "Transformer_hypothesis.SHR_blocks.0.mlp.fc1.weight": (H, 3 * C),
               "Transformer_hypothesis.SHR_blocks.1.mlp.fc1.weight": (H, 3 * C),
               "Transformer_encoder_1.blocks.0.mlp.fc1.weight": (2 * F, F)}
-    model = OFFICIAL["tpc_mhformer"].build({k: torch.zeros(s) for k, s in shapes.items()}, None, None)
+    model = compose(*OFFICIAL["tpc_mhformer"].build({k: torch.zeros(s) for k, s in shapes.items()}, None, None), {})
     assert (model.hourglass.keep, model.hourglass.prune_at, model.backbone.frames) == (117, 1, 351)
     assert (model.backbone.num_stages, model.backbone.cfg.mhg_depth, model.backbone.cfg.mlp_hidden) == (3, 1, H)

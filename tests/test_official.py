@@ -96,3 +96,11 @@ def test_unknown_arch_and_bad_files(tmp_path):
         hotpose.load_official("mixste", bad)
     with pytest.raises(ValueError, match="no 'Spatial_patch_to_embedding.weight'"):
         hotpose.load_official("mixste", {"foo": torch.zeros(1)})
+
+
+def test_settings_the_tensors_cannot_tell_are_passed_through():
+    src = hotpose.build_model("mixste_243", frames=9, dim=16, mlp_hidden=16, depth=2)
+    model = hotpose.load_official("mixste", official_state(src, "mixste"), heads=4)
+    assert model.backbone.spatial_blocks[0].attn.heads == 4
+    with pytest.raises(TypeError, match="unknown setting"):
+        hotpose.load_official("mixste", official_state(src, "mixste"), no_such_setting=1)

@@ -96,7 +96,7 @@ def _mhformer_sizes(state: Mapping[str, torch.Tensor], arch: str) -> dict:
 
 
 def _build_mhformer(state, layer_index, token_num):
-    return compose("mhformer", "mhformer", _mhformer_sizes(state, "mhformer"), None, {})
+    return ("mhformer", "mhformer", _mhformer_sizes(state, "mhformer"), None)
 
 
 def _build_tpc_mhformer(state, layer_index, token_num):
@@ -106,7 +106,7 @@ def _build_tpc_mhformer(state, layer_index, token_num):
                                              (paper_keep, paper_at), paper_frames=frames)
     hg = HourglassConfig(**{**_TPC_MHFORMER.__dict__, "keep": token_num,
                             "prune_at": layer_index})
-    return compose("tpc_mhformer", "mhformer", sizes, hg, {})
+    return ("tpc_mhformer", "mhformer", sizes, hg)
 
 
 OFFICIAL["mhformer"] = OfficialArch(_mhformer_rename(), _build_mhformer)

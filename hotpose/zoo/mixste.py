@@ -95,7 +95,7 @@ def _mixste_sizes(state, arch):
 
 
 def _build_mixste(state, layer_index, token_num):
-    return compose("mixste", "mixste", _mixste_sizes(state, "mixste"), None, {})
+    return ("mixste", "mixste", _mixste_sizes(state, "mixste"), None)
 
 
 def _build_hot_mixste(state, layer_index, token_num):
@@ -103,14 +103,14 @@ def _build_hot_mixste(state, layer_index, token_num):
     if token_num is not None and token_num != n:
         raise ValueError(f"hot_mixste: token_num={token_num} but the checkpoint's pos_embed_token keeps {n} frames")
     hg = HourglassConfig(pruner="tpc", keep=n, prune_at=3 if layer_index is None else layer_index, recoverer="tra")
-    return compose("hot_mixste", "mixste", _mixste_sizes(state, "hot_mixste"), hg, {})
+    return ("hot_mixste", "mixste", _mixste_sizes(state, "hot_mixste"), hg)
 
 
 def _build_tpc_mixste(state, layer_index, token_num):
     sizes = _mixste_sizes(state, "tpc_mixste")
     n, at = default_pruning(sizes["frames"], token_num, layer_index, "tpc_mixste", (61, 7))
     hg = HourglassConfig(pruner="tpc", keep=n, prune_at=at, recoverer="none", centre=True, pos_token=False)
-    return compose("tpc_mixste", "mixste", sizes, hg, {})
+    return ("tpc_mixste", "mixste", sizes, hg)
 
 
 OFFICIAL["mixste"] = OfficialArch(_MIXSTE_RENAME, _build_mixste)

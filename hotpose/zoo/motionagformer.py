@@ -83,7 +83,7 @@ def _sizes(state, arch) -> dict:
 
 
 def _build_motionagformer(state, layer_index, token_num):
-    return compose("motionagformer", "motionagformer", _sizes(state, "motionagformer"), None, {})
+    return ("motionagformer", "motionagformer", _sizes(state, "motionagformer"), None)
 
 
 def _build_hot_motionagformer(state, layer_index, token_num):
@@ -100,7 +100,7 @@ def _build_hot_motionagformer(state, layer_index, token_num):
         raise ValueError(f"{arch}: layer_index={layer_index} but the checkpoint's temporal graph layers are sized "
                          f"for {n} kept frames from layer {stored} on")
     hg = HourglassConfig(**{**_HOT.__dict__, "keep": n, "prune_at": prune_at})
-    return compose(arch, "motionagformer", sizes, hg, {})
+    return (arch, "motionagformer", sizes, hg)
 
 
 OFFICIAL["motionagformer"] = OfficialArch(_RENAME, _build_motionagformer)

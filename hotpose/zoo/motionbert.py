@@ -83,7 +83,7 @@ def _sizes(state, arch) -> dict:
 
 
 def _build_motionbert(state, layer_index, token_num):
-    return compose("motionbert", "dstformer", _sizes(state, "motionbert"), None, {})
+    return ("motionbert", "dstformer", _sizes(state, "motionbert"), None)
 
 
 def _build_hot_motionbert(state, layer_index, token_num):
@@ -93,7 +93,7 @@ def _build_hot_motionbert(state, layer_index, token_num):
                          "frames")
     hg = HourglassConfig(**{**_HOT.__dict__, "keep": n,
                             "prune_at": _HOT.prune_at if layer_index is None else layer_index})
-    return compose("hot_motionbert", "dstformer", _sizes(state, "hot_motionbert"), hg, {})
+    return ("hot_motionbert", "dstformer", _sizes(state, "hot_motionbert"), hg)
 
 
 OFFICIAL["motionbert"] = OfficialArch(_RENAME, _build_motionbert)
