@@ -20,10 +20,11 @@ import torch
 
 import hotpose
 from hotpose import efficiency
+from hotpose.layers import use_attention
 
 PAIRS = [("mixste_243", "hot_mixste_243"), ("motionbert_243", "hot_motionbert_243"),
          ("motionagformer_243", "hot_motionagformer_243"), ("mhformer_351", "tpc_mhformer_351"),
-         ("mixste_243", "tpc_mixste_243")]
+         ("mhformer_351", "hot_mhformer_351")]
 
 
 def cpu_name() -> str:
@@ -54,10 +55,16 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="docs/benchmarks.md")
+    p.add_argument("--attention", choices=("fused", "explicit"), default="fused",
+                   help="attention kernel: fused (ours) or explicit softmax(QK^T)V (the official code's arithmetic)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     known = set(hotpose.list_models())
 
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     peak = efficiency.matmul_peak(device=device)
     print(f"fp32 matmul peak: {peak / 1e9:.1f} GFLOP/s", flush=True)
     rows = []
@@ -66,6 +73,8 @@ def main(argv=None) -> int:
             continue
         full = hotpose.build_model(full_name).eval().to(device)
         hot = hotpose.build_model(hot_name).eval().to(device)
+        use_attention(full, args.attention)
+        use_attention(hot, args.attention)
         tf, th = time_pair(full, hot, args.runs, device)
         sf, sh = statistics.median(tf), statistics.median(th)
         of, oh = efficiency.output_frames(full), efficiency.output_frames(hot)
@@ -82,7 +91,8 @@ def main(argv=None) -> int:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
     lines = [f"\n## {when} — {dev}\n",
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32, batch 1, full-length windows, "
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.attention} attention, fp32, batch 1, "
+             f"full-length windows, load average before the run {load}, "
              f"median of {args.runs} interleaved runs. fp32 matmul peak measured in the same run: "
              f"{peak / 1e9:.1f} GFLOP/s. '% of peak' = full-convention FLOPs / time / peak.\n",
              "| full model | ms | out-fps | % of peak | HoT/TPC model | ms | out-fps | % of peak | speed-up | "
