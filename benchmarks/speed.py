@@ -20,7 +20,7 @@ import torch
 
 import hotpose
 from hotpose import efficiency
-from hotpose.layers import use_attention
+from hotpose.layers import use_kernels
 
 PAIRS = [("mixste_243", "hot_mixste_243"), ("motionbert_243", "hot_motionbert_243"),
          ("motionagformer_243", "hot_motionagformer_243"), ("mhformer_351", "tpc_mhformer_351"),
@@ -37,8 +37,8 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def time_pair(a, b, runs: int, device) -> tuple[list[float], list[float]]:
-    xa, xb = efficiency.example_input(a), efficiency.example_input(b)
+def time_pair(a, b, runs: int, device, batch: int = 1) -> tuple[list[float], list[float]]:
+    xa, xb = efficiency.example_input(a, batch), efficiency.example_input(b, batch)
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     ta, tb = [], []
     with torch.inference_mode():
@@ -55,8 +55,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="docs/benchmarks.md")
-    p.add_argument("--attention", choices=("fused", "explicit"), default="fused",
-                   help="attention kernel: fused (ours) or explicit softmax(QK^T)V (the official code's arithmetic)")
+    p.add_argument("--kernels", choices=("fast", "exact"), default="fast",
+                   help="fast (ours) or exact (the official code's arithmetic: explicit attention, addmm linears)")
+    p.add_argument("--batch", type=int, default=1, help="windows per forward pass")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -73,13 +74,13 @@ def main(argv=None) -> int:
             continue
         full = hotpose.build_model(full_name).eval().to(device)
         hot = hotpose.build_model(hot_name).eval().to(device)
-        use_attention(full, args.attention)
-        use_attention(hot, args.attention)
-        tf, th = time_pair(full, hot, args.runs, device)
+        use_kernels(full, args.kernels)
+        use_kernels(hot, args.kernels)
+        tf, th = time_pair(full, hot, args.runs, device, args.batch)
         sf, sh = statistics.median(tf), statistics.median(th)
-        of, oh = efficiency.output_frames(full), efficiency.output_frames(hot)
-        ff = efficiency.count_flops(full, "full")
-        fh = efficiency.count_flops(hot, "full")
+        of, oh = args.batch * efficiency.output_frames(full), args.batch * efficiency.output_frames(hot)
+        ff = args.batch * efficiency.count_flops(full, "full")
+        fh = args.batch * efficiency.count_flops(hot, "full")
         row = dict(full=full_name, hot=hot_name, s_full=sf, s_hot=sh, fps_full=of / sf, fps_hot=oh / sh,
                    ratio=(oh / sh) / (of / sf), flops_ratio=ff / fh, eff_full=ff / sf / peak, eff_hot=fh / sh / peak,
                    spread_full=(max(tf) - min(tf)) / sf, spread_hot=(max(th) - min(th)) / sh)
@@ -91,11 +92,12 @@ def main(argv=None) -> int:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
     lines = [f"\n## {when} — {dev}\n",
-             f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.attention} attention, fp32, batch 1, "
+             f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.kernels} kernels, fp32, "
+             f"batch {args.batch}, "
              f"full-length windows, load average before the run {load}, "
              f"median of {args.runs} interleaved runs. fp32 matmul peak measured in the same run: "
              f"{peak / 1e9:.1f} GFLOP/s. '% of peak' = full-convention FLOPs / time / peak.\n",
-             "| full model | ms | out-fps | % of peak | HoT/TPC model | ms | out-fps | % of peak | speed-up | "
+             "| full model | ms/pass | out-fps | % of peak | HoT/TPC model | ms | out-fps | % of peak | speed-up | "
              "full-FLOPs ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['full']} | {r['s_full'] * 1e3:.1f} | {r['fps_full']:.1f} | {r['eff_full']:.0%} | "

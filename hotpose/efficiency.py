@@ -8,8 +8,8 @@ FLOPs conventions:
   The one other operation thop counts here is the average over joints that feeds the pruner (J + 1 per output
   element), which the paper's HoT/TPC figures include.
 * ``"full"``: every matrix product, attention included, as ``torch.utils.flop_counter`` counts them (2 x MACs of
-  mm / bmm / addmm / conv); elementwise work is not counted. The attention runs in its explicit form while counting
-  so that its products are seen.
+  mm / bmm / addmm / conv); elementwise work is not counted. The model runs with its exact kernels while counting
+  (explicit attention), so that the attention products are seen.
 
 Throughput counts output frames per second: F per window for seq2seq models, one (the centre frame) per window for
 seq2frame models, which is how the paper reports FPS.
@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from hotpose.hourglass.model import FeaturePool
-from hotpose.layers.attention import set_attention
+from hotpose.layers.kernels import kernels
 
 
 def count_params(model: nn.Module) -> int:
@@ -69,7 +69,7 @@ def _full_flops(model: nn.Module, x: torch.Tensor) -> int:
     for p in model.parameters():
         p.requires_grad_(False)
     try:
-        with set_attention(model, "explicit"), FlopCounterMode(display=False) as counter:
+        with kernels(model, "exact"), FlopCounterMode(display=False) as counter:
             model(x)
     finally:
         for p, g in zip(model.parameters(), grads):

@@ -14,7 +14,7 @@ from os import PathLike
 import torch
 from torch import nn
 
-from hotpose.layers.attention import use_attention
+from hotpose.layers.kernels import use_kernels
 from hotpose.registry import compose
 
 WRAPPER_KEYS = ("model_pos", "state_dict", "model", "model_state_dict", "net", "module")
@@ -101,11 +101,11 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
     checkpoint:  a path, or an already-loaded state dict (wrappers and ``module.`` prefixes are accepted).
     layer_index: the stage before which frames are pruned (not stored in the weights; defaults to the paper's).
     token_num:   the number of kept frames, where the weights do not tell it (TPC models).
-    exact:       compute attention in the official explicit form, so that outputs, and the frames DPC-kNN selects
-                 from near-tied densities, are bit-identical to the official code's on CPU float32. ``False`` uses
-                 fused attention kernels: faster (about 15% on CPU), outputs within 1e-4 for the same kept frames,
-                 but a near tie in the clustering may then go the other way. Switch later with
-                 :func:`hotpose.layers.use_attention`.
+    exact:       compute as the official code does (explicit attention, addmm linear layers), so that outputs, and
+                 the frames DPC-kNN selects from near-tied densities, are bit-identical to the official code's on CPU
+                 float32. ``False`` uses the fast kernels: about 20% faster on CPU, outputs within 1e-4 for the same
+                 kept frames, but a near tie in the clustering may then go the other way. Switch later with
+                 :func:`hotpose.layers.use_kernels`.
     settings:    values the tensors cannot tell, passed to the model config, e.g. ``heads=8, neighbour_num=2`` for a
                  MotionAGFormer-B checkpoint (the official HoT file builds 4 heads and 4 neighbours).
     """
@@ -118,7 +118,7 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
     model = compose(name, backbone, sizes, hourglass, settings)
     renamed, unmatched = rename_keys(state, spec.rename)
     load_strict(model, renamed, unmatched, arch)
-    use_attention(model, "explicit" if exact else "fused")
+    use_kernels(model, "exact" if exact else "fast")
     return model.eval()
 
 

@@ -76,7 +76,7 @@ def test_fused_attention_matches_within_tolerance(name):
     g, model = load(name)
     if g["config"]["model"] in DISCONTINUOUS:
         pytest.skip(DISCONTINUOUS[g["config"]["model"]])
-    hotpose.layers.use_attention(model, "fused")
+    hotpose.layers.use_kernels(model, "fast")
     with torch.no_grad():
         out = model(g["input"], keep_idx=g.get("selected_index"))
     torch.testing.assert_close(out.pose, g["output"], atol=1e-4, rtol=0)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from hotpose.layers import Attention, Block, CrossAttention, DropPath, use_attention
+from hotpose.layers import Attention, Block, CrossAttention, DropPath, Linear, Mlp, kernels, use_kernels
 
 
 def test_fused_attention_matches_explicit():
@@ -27,8 +27,8 @@ def test_attention_backward_agrees():
     block = Block(32, 4, 64)
     x = torch.randn(2, 9, 32)
     grads = []
-    for mode in ("fused", "explicit"):
-        use_attention(block, mode)
+    for mode in ("fast", "exact"):
+        use_kernels(block, mode)
         block.zero_grad()
         block(x).square().sum().backward()
         grads.append(block.attn.qkv.weight.grad.clone())
@@ -43,3 +43,30 @@ def test_drop_path_is_identity_in_eval_and_scales_in_training():
     kept = y[:, 0] != 0
     assert 300 < kept.sum() < 700
     assert torch.allclose(y[kept], torch.full_like(y[kept], 2.0))
+
+
+def test_fast_linear_matches_exact_and_trains():
+    lin = Linear(64, 96)
+    x = torch.randn(3, 20, 64, requires_grad=True)
+    fast = lin(x)
+    with kernels(lin, "exact"):
+        exact = lin(x)
+    assert not lin.exact  # restored after the block
+    torch.testing.assert_close(fast, exact, atol=1e-5, rtol=0)
+    fast.sum().backward()
+    assert x.grad is not None and lin.bias.grad is not None
+
+
+def test_use_kernels_switches_every_shared_layer():
+    block = Block(32, 4, 64)
+    use_kernels(block, "exact")
+    assert block.attn.explicit and block.mlp.fc1.exact and block.attn.qkv.exact
+    use_kernels(block, "fast")
+    assert not block.attn.explicit and not block.mlp.fc2.exact
+    try:
+        use_kernels(block, "fused")
+    except ValueError as e:
+        assert "exact" in str(e)
+    else:
+        raise AssertionError("an unknown mode must be refused")
+    assert isinstance(Mlp(8, 16).fc1, torch.nn.Linear)  # FLOP counters see them as Linear layers

@@ -90,9 +90,9 @@ def test_fused_attention_agrees_when_the_temporal_graph_cannot_flip():
                                 prune_at=0).eval()  # every layer sees the 5 kept frames: complete graphs
     x = torch.randn(2, 15, J, 3)
     with torch.no_grad():
-        hotpose.layers.use_attention(model, "explicit")
+        hotpose.layers.use_kernels(model, "exact")
         ref = model(x)
-        hotpose.layers.use_attention(model, "fused")
+        hotpose.layers.use_kernels(model, "fast")
         out = model(x, keep_idx=ref.keep_idx)
     torch.testing.assert_close(out.pose, ref.pose, atol=1e-5, rtol=0)
 

@@ -3,15 +3,16 @@ separate q/k/v projections (the form Token Recovering Attention uses).
 
 Both compute softmax(q k^T * scale) v per head. :func:`attend` uses
 ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, no (N, N) matrix kept for backward) unless
-``explicit=True`` or attention weights are requested; both paths agree to float32 rounding (tested to 1e-5).
+``explicit=True`` (the official code's arithmetic; see :mod:`hotpose.layers.kernels`); both paths agree to float32
+rounding (tested to 1e-5).
 """
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from hotpose.layers.kernels import Linear
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, *, dropout: float = 0.0,
@@ -52,8 +53,8 @@ class Attention(nn.Module):
             raise ValueError(f"attention width {dim} is not divisible by {heads} heads")
         self.heads = heads
         self.scale = scale if scale is not None else (dim // heads) ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.qkv = Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = Linear(dim, dim)
         self.attn_drop = attn_drop
         self.proj_drop = nn.Dropout(proj_drop)
         self.explicit = False  # set True to use the explicit softmax(QK^T)V path
@@ -79,10 +80,10 @@ class CrossAttention(nn.Module):
             raise ValueError(f"attention width {dim} is not divisible by {heads} heads")
         self.heads = heads
         self.scale = scale if scale is not None else (dim // heads) ** -0.5
-        self.linear_q = nn.Linear(dim, dim, bias=qkv_bias)
-        self.linear_k = nn.Linear(dim, dim, bias=qkv_bias)
-        self.linear_v = nn.Linear(dim, dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
+        self.linear_q = Linear(dim, dim, bias=qkv_bias)
+        self.linear_k = Linear(dim, dim, bias=qkv_bias)
+        self.linear_v = Linear(dim, dim, bias=qkv_bias)
+        self.proj = Linear(dim, dim)
         self.attn_drop = attn_drop
         self.proj_drop = nn.Dropout(proj_drop)
         self.explicit = False
@@ -94,27 +95,3 @@ class CrossAttention(nn.Module):
                      dropout=self.attn_drop if self.training else 0.0, explicit=self.explicit)
         return self.proj_drop(self.proj(_merge_heads(out)))
 
-
-@contextmanager
-def set_attention(model: nn.Module, mode: str):
-    """Within the block, run every attention layer of ``model`` in ``mode``: ``"explicit"`` (softmax(q k^T) v as
-    the official code writes it, bit-identical to it) or ``"fused"`` (scaled_dot_product_attention)."""
-    previous = use_attention(model, mode)
-    try:
-        yield model
-    finally:
-        for layer, explicit in previous:
-            layer.explicit = explicit
-
-
-def use_attention(model: nn.Module, mode: str) -> list[tuple[nn.Module, bool]]:
-    """Switch every attention layer of ``model`` to ``mode`` (``"explicit"`` or ``"fused"``); returns the previous
-    settings."""
-    if mode not in ("explicit", "fused"):
-        raise ValueError(f"attention mode must be 'explicit' or 'fused', got {mode!r}")
-    previous = []
-    for layer in model.modules():
-        if isinstance(layer, (Attention, CrossAttention)):
-            previous.append((layer, layer.explicit))
-            layer.explicit = mode == "explicit"
-    return previous

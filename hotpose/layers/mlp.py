@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hotpose.layers.kernels import Linear
+
 
 class Mlp(nn.Module):
     """Linear(C -> hidden) -> GELU (exact erf form) -> dropout -> Linear(hidden -> C_out) -> dropout.
@@ -13,9 +15,9 @@ class Mlp(nn.Module):
 
     def __init__(self, dim: int, hidden: int, out_dim: int | None = None, drop: float = 0.0):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
+        self.fc1 = Linear(dim, hidden)
         self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, out_dim or dim)
+        self.fc2 = Linear(hidden, out_dim or dim)
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
