@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the registered models")
     p.set_defaults(func=_models)
+
+    from hotpose.engine.cli import add_subcommands  # train, evaluate
+    add_subcommands(sub)
     return parser
 
 

@@ -1,0 +1,98 @@
+"""Any 3D motion in the VideoPose3D layout (``positions_3d``: {subject: {action: (T, 17 | 32, 3) world metres}},
+Z up), seen by calibrated cameras: the 2D inputs are the projections of the 3D joints, optionally with
+detector-like noise.
+
+Motion captured elsewhere may leave the cameras' view (e.g. long walks), so the horizontal root motion can be
+handled first (``root_motion``):
+
+* ``"follow"``: remove the pelvis x/y of every frame (height kept) and stand the body at the cameras' capture
+  centre, as if the cameras followed the person. The root-relative 3D targets keep the body's own motion.
+* ``"centre"``: move each sequence so that its mean pelvis x/y is at the capture centre.
+* ``"keep"``: use the positions as they are (Human3.6M mocap with its own cameras).
+
+Every projected point must lie at least ``min_depth`` metres in front of its camera; otherwise a DataError says how
+many frame-views fail.
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from hotpose.data.cameras import Camera, CameraSet, load_cameras
+from hotpose.data.h36m import load_positions_3d
+from hotpose.data.io import DataError
+from hotpose.data.sequence import Sequence, filter_actions, root_relative
+
+ROOT_MOTION = ("follow", "centre", "keep")
+
+
+def place(world: np.ndarray, mode: str, centre: np.ndarray) -> np.ndarray:
+    """(T, J, 3) world metres -> (T, J, 3) with the horizontal root motion handled as ``mode`` says."""
+    if mode == "keep":
+        return world
+    if mode not in ROOT_MOTION:
+        raise DataError(f"unknown root_motion {mode!r}; expected one of {ROOT_MOTION}")
+    root_xy = world[:, :1, :2] if mode == "follow" else world[:, :1, :2].mean(axis=0, keepdims=True)
+    out = world.astype(np.float64, copy=True)
+    out[..., :2] += centre[:2] - root_xy
+    return out
+
+
+def detector_noise(shape: tuple, rng: np.random.Generator, noise_px: float, outlier_prob: float,
+                   outlier_px: float) -> np.ndarray:
+    """(..., 2) pixel offsets: Gaussian jitter (std ``noise_px``) on every keypoint plus, with probability
+    ``outlier_prob`` per keypoint, a gross error (std ``outlier_px``), like a 2D detector's misses."""
+    noise = rng.normal(0.0, noise_px, shape) if noise_px > 0 else np.zeros(shape)
+    if outlier_prob > 0:
+        hit = rng.random(shape[:-1] + (1,)) < outlier_prob
+        noise = noise + hit * rng.normal(0.0, outlier_px, shape)
+    return noise
+
+
+def view(world: np.ndarray, camera: Camera, min_depth: float, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, J, 3) world metres -> pixels (T, J, 2) and root-relative camera-frame targets (T, J, 3)."""
+    cam = camera.world_to_camera(world)
+    bad = (cam[..., 2] < min_depth).any(axis=1)
+    if bad.any():
+        raise DataError(f"{what}: {int(bad.sum())} of {len(bad)} frames put a joint less than {min_depth} m in "
+                        f"front of camera {camera.id}; use root_motion='follow' (or 'centre'), or other cameras")
+    return camera.project(cam), root_relative(cam)
+
+
+def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = None, camera_subject: str | None = None,
+                actions=None, root_motion: str = "follow", noise_px: float = 0.0, outlier_prob: float = 0.0,
+                outlier_px: float = 0.0, noise_seed: int = 0, min_depth: float = 1.0,
+                camera_ids=None) -> list[Sequence]:
+    """One :class:`Sequence` per (subject, action, camera) with projected (and optionally noisy) 2D inputs.
+
+    cameras:        camera set (None: the packaged Human3.6M cameras).
+    camera_subject: whose extrinsics to use for every subject (None: each subject's own, as for Human3.6M).
+    camera_ids:     keep only these camera ids (None: all of them).
+    The noise is drawn once per view from ``noise_seed`` and the view's name (a fixed "detector output", not an
+    augmentation; the same whichever split loads the view).
+    """
+    if root_motion not in ROOT_MOTION:
+        raise DataError(f"unknown root_motion {root_motion!r}; expected one of {ROOT_MOTION}")
+    cameras = cameras or load_cameras()
+    pos = load_positions_3d(path, subjects)
+    out = []
+    for s in pos:
+        rig = camera_subject or s
+        cams = cameras.of(rig)
+        if camera_ids is not None:
+            known = [c.id for c in cams]
+            missing = [str(c) for c in camera_ids if str(c) not in known]
+            if missing:
+                raise DataError(f"camera id(s) {missing} not among {known}")
+            cams = tuple(c for c in cams if c.id in {str(i) for i in camera_ids})
+        centre = cameras.capture_centre(rig)
+        for a in filter_actions(sorted(pos[s]), actions, f"{path}: subject {s}"):
+            world = place(pos[s][a], root_motion, centre)
+            for cam in cams:
+                uv, target = view(world, cam, min_depth, f"{path}: {s}/{a}")
+                rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{cam.id}".encode())])
+                uv = uv + detector_noise(uv.shape, rng, noise_px, outlier_prob, outlier_px)
+                out.append(Sequence(s, a, cam.id, cam.normalize(uv), target))
+    return out

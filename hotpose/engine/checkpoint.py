@@ -1,0 +1,125 @@
+"""Checkpoints written atomically (temporary file in the same folder, fsync, ``os.replace``), read back with clear
+errors, and the config + environment record kept beside them.
+
+A killed run leaves either the previous complete file or the new complete file, never a partial one; stray
+temporary files of killed writers are removed by :func:`clean_temp`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMAT = "hotpose-checkpoint-1"
+LAST, BEST = "last.pt", "best.pt"
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # some filesystems cannot fsync a directory
+        pass
+
+
+def save_checkpoint(path: str | Path, state: dict) -> None:
+    """torch.save ``state`` (tensors, numbers, strings, containers) atomically."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (ValueError / FileNotFoundError with the reason)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged file
+        raise ValueError(f"{path}: unreadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") \
+            from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a hotpose training checkpoint (official checkpoints load with "
+                         "hotpose.load_official)")
+    return state
+
+
+def model_from_checkpoint(state: dict) -> nn.Module:
+    """Rebuild the model from the stored ``model_config`` and load its weights strictly."""
+    from hotpose.registry import build_from_config
+
+    model = build_from_config(state["model_config"])
+    model.load_state_dict(state["model"])
+    return model
+
+
+def clean_temp(folder: str | Path) -> None:
+    """Remove temporary files left by writers that were killed mid-write."""
+    for p in Path(folder).glob(".*.tmp.*"):
+        p.unlink(missing_ok=True)
+
+
+def rng_state(device: torch.device) -> dict:
+    """This process's torch RNG states (CPU, and the current GPU's when on one)."""
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(world: int, device: torch.device) -> dict:
+    """What ran this: versions, platform, device, world size, command line, time."""
+    import hotpose
+
+    env = {"hotpose": hotpose.__version__, "git_commit": _git_commit(), "python": sys.version.split()[0],
+           "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
+           "device": str(device), "world_size": world, "threads": torch.get_num_threads(),
+           "argv": sys.argv, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+def write_record(folder: str | Path, config_yaml: str, env: dict) -> None:
+    """Save ``config.yaml`` and ``environment.json`` beside the checkpoints (atomically)."""
+    folder = Path(folder)
+    atomic_write_bytes(folder / "config.yaml", config_yaml.encode())
+    atomic_write_bytes(folder / "environment.json", (json.dumps(env, indent=2) + "\n").encode())

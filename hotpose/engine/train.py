@@ -1,0 +1,217 @@
+"""The training loop: one process on CPU or one GPU, or several under ``torchrun`` with DistributedDataParallel.
+
+Each epoch's sample order is a function of (seed, epoch) only, shared by all ranks. Every global batch is split over
+the ranks and each rank's loss is weighted by its share (local / global * world), so the averaged gradient equals
+the single-process gradient of the same global batch whatever the split. A checkpoint (``last.pt``) is written
+atomically after every epoch with the model, optimiser, scheduler, loss-scaler and every rank's RNG state, so
+``resume=True`` continues exactly; ``best.pt`` holds the selected weights (on the validation split unless
+``train.select_on`` says otherwise, and labelled with what it was selected on).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from hotpose.data.config import load_splits
+from hotpose.data.windows import Windows, epoch_order
+from hotpose.engine import checkpoint as ckpt
+from hotpose.engine.config import Config, ConfigError, dump_config
+from hotpose.engine.distributed import Dist, all_gather_objects, all_sum, barrier, setup, teardown
+from hotpose.engine.evaluate import score_sequences, summarize
+from hotpose.hourglass.gather import gather_frames
+from hotpose.losses import get_loss
+from hotpose.registry import build_model
+
+SELECTED_ON = {"val": "validation split",
+               "test": "test set (the official practice: optimistic, not a held-out estimate)",
+               "last": "last epoch (no selection)"}
+RESUMABLE = {("train", "epochs"), ("data", "root"), ("out",)}  # may change between a run and its resumption
+
+
+def lr_factor(epoch: int, decay: float, large: float, every: int) -> float:
+    """lr multiplier after ``epoch`` epochs: prod over e = 1..epoch of (large if e % every == 0 else decay)."""
+    return math.prod(large if e % every == 0 else decay for e in range(1, epoch + 1))
+
+
+def config_changes(old: dict, new: dict, prefix=()) -> list[str]:
+    """Keys whose values differ between two config dicts, except those allowed to change on resume."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        key = prefix + (k,)
+        if key in RESUMABLE:
+            continue
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and key != ("model", "args"):
+            out += config_changes(a, b, key)
+        elif a != b:
+            out.append(f"{'.'.join(key)}: {a!r} -> {b!r}")
+    return out
+
+
+def make_optimizer(model: torch.nn.Module, t) -> torch.optim.Optimizer:
+    """The recipe's optimiser over all parameters."""
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, amsgrad=t.amsgrad)
+
+
+def train(cfg: Config, resume: bool = False, device: str = "auto", progress: bool = True) -> dict:
+    """Train as ``cfg`` says; returns the history and the best score. Under torchrun every rank calls this."""
+    d = setup(device)
+    try:
+        return _train(cfg, d, resume, progress)
+    finally:
+        teardown(d)
+
+
+def _autocast(cfg: Config, device: torch.device):
+    """(autocast context factory, GradScaler) for this device and config."""
+    if not (cfg.train.amp and device.type == "cuda"):
+        return contextlib.nullcontext, torch.amp.GradScaler("cpu", enabled=False)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return (lambda: torch.autocast("cuda", dtype=dtype)), torch.amp.GradScaler("cuda",
+                                                                                enabled=dtype == torch.float16)
+
+
+def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
+    t = cfg.train
+    out = Path(cfg.out)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt.clean_temp(out)
+    barrier(d)
+    if (out / ckpt.LAST).exists() and not resume:
+        raise ValueError(f"{out / ckpt.LAST} exists: pass --resume to continue that run, or choose another out")
+    state = ckpt.load_checkpoint(out / ckpt.LAST) if resume and (out / ckpt.LAST).exists() else None
+    if state is not None:
+        changes = config_changes(state["config"], cfg.to_dict())
+        if changes:
+            raise ConfigError("cannot resume with a different config: " + "; ".join(changes))
+        if state["world"] != d.world:
+            raise ValueError(f"the run was made with {state['world']} process(es); resume it with the same number "
+                             f"(now {d.world}) to continue exactly")
+
+    torch.manual_seed(t.seed)
+    model = build_model(cfg.model.name, **cfg.model.args).to(d.device)
+    splits = ["train"] + ([t.select_on] if t.select_on in ("val", "test") else [])
+    data = load_splits(cfg.data, splits)
+    if t.select_on == "val" and not data["val"]:
+        raise ConfigError("model selection on the validation split needs one: set data.val_subjects or "
+                          "data.val_fraction (or train.select_on=test for the official practice, or last)")
+    frames = model.backbone.frames
+    windows = Windows(data["train"], frames, t.stride or frames, channels=model.backbone.in_channels,
+                      device=d.device)
+    loss_fn = get_loss(t.loss)
+    opt = make_optimizer(model, t)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: lr_factor(e, t.lr_decay, t.lr_decay_large, t.lr_decay_epoch))
+    autocast, scaler = _autocast(cfg, d.device)
+    start, step, best, history = 0, 0, None, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start, step, best, history = state["epoch"], state["step"], state["best"], state["history"]
+        ckpt.set_rng_state(state["rng"][d.rank], d.device)
+    else:
+        torch.manual_seed(t.seed + d.rank)
+    if d.main:
+        ckpt.write_record(out, dump_config(cfg), ckpt.environment(d.world, d.device))
+    net = model if d.world == 1 else DistributedDataParallel(
+        model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+    writer = _writer(out, step) if d.main else None
+    for epoch in range(start, t.epochs):
+        order, flips = epoch_order(len(windows), t.flip, t.seed, epoch)
+        steps = math.ceil(len(order) / t.batch_size)
+        steps = min(steps, t.steps_per_epoch) if t.steps_per_epoch else steps
+        net.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss sum, MPJPE sum, samples
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and d.main),
+                   leave=False, dynamic_ncols=True)
+        for s in bar:
+            batch = np.arange(s * t.batch_size, min((s + 1) * t.batch_size, len(order)))
+            mine = np.array_split(batch, d.world)[d.rank]
+            weight = len(mine) * d.world / len(batch)
+            if len(mine) == 0:  # fewer samples than ranks: take part with a zero-weighted sample
+                mine, weight = batch[:1], 0.0
+            x, y = windows.batch(order[mine], flips[mine])
+            with autocast():
+                out_ = net(x)
+            pred = out_.pose.float()
+            if pred.shape[1] != y.shape[1]:  # seq2frame TPC: targets at the kept frames
+                y = gather_frames(y, out_.keep_idx)
+            loss = loss_fn(pred, y)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss * weight).backward()
+            if t.grad_clip:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            n = len(mine) if weight else 0
+            sums += torch.stack([loss.detach().double() * n, (pred - y).norm(dim=-1).mean().detach().double() * n,
+                                 torch.tensor(float(n), dtype=torch.float64, device=d.device)])
+            if writer is not None and step % 10 == 0:
+                writer.add_scalar("train/loss_step", loss.item(), step)
+        sched.step()
+        loss_sum, mpjpe_sum, count = all_sum(d, sums.tolist())
+        record = {"epoch": epoch + 1, "step": step, "lr": opt.param_groups[0]["lr"],
+                  "train_loss": loss_sum / max(count, 1), "train_mpjpe_mm": mpjpe_sum / max(count, 1) * 1000}
+        improved = False
+        if t.select_on in ("val", "test") and ((epoch + 1) % t.val_every == 0 or epoch + 1 == t.epochs):
+            report = summarize(score_sequences(net, data[t.select_on], d, cfg.eval.flip, cfg.eval.readout,
+                                               cfg.eval.batch_size))
+            score = report["mean_over_actions"]["p1"]
+            record.update({f"{t.select_on}_p1_mm": score, f"{t.select_on}_p2_mm": report["mean_over_actions"]["p2"]})
+            improved = best is None or score < best["score"]
+        elif t.select_on == "last":
+            improved, score = True, None
+        if improved:
+            best = {"score": score, "epoch": epoch + 1, "selected_on": SELECTED_ON[t.select_on]}
+        history.append(record)
+        rngs = all_gather_objects(d, ckpt.rng_state(d.device))
+        if d.main:
+            common = {"model": model.state_dict(), "model_config": model.config, "config": cfg.to_dict()}
+            if improved:
+                ckpt.save_checkpoint(out / ckpt.BEST, {**common, "epoch": epoch + 1, "best": best,
+                                                       "metrics": record})
+            ckpt.save_checkpoint(out / ckpt.LAST, {**common, "epoch": epoch + 1, "step": step, "best": best,
+                                                   "history": history, "optimizer": opt.state_dict(),
+                                                   "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                                                   "rng": rngs, "world": d.world})
+            ckpt.atomic_write_bytes(out / "history.json", (json.dumps(history, indent=1) + "\n").encode())
+            _log(writer, record, step)
+            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        barrier(d)
+    if writer is not None:
+        writer.close()
+    return {"history": history, "best": best, "out": str(out), "rank": d.rank}
+
+
+def _writer(out: Path, step: int):
+    """A TensorBoard writer under out/tb (events past ``step`` from a killed run are dropped); None without
+    the tensorboard package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tb"), purge_step=step or None)
+
+
+def _log(writer, record: dict, step: int) -> None:
+    if writer is None:
+        return
+    for k, v in record.items():
+        if k not in ("epoch", "step") and isinstance(v, float):
+            writer.add_scalar(k.replace("_", "/", 1), v, step)
+    writer.flush()

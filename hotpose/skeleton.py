@@ -1,0 +1,38 @@
+"""The 17-joint Human3.6M skeleton used throughout, and horizontal flipping.
+
+Joint order: 0 pelvis (root), 1 R-hip, 2 R-knee, 3 R-ankle, 4 L-hip, 5 L-knee, 6 L-ankle, 7 spine, 8 thorax,
+9 neck/nose, 10 head, 11 L-shoulder, 12 L-elbow, 13 L-wrist, 14 R-shoulder, 15 R-elbow, 16 R-wrist.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+JOINT_NAMES = ("pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax", "neck",
+               "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist")
+PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+LEFT = (4, 5, 6, 11, 12, 13)
+RIGHT = (1, 2, 3, 14, 15, 16)
+NUM_JOINTS = 17
+
+
+def flip_permutation(left=LEFT, right=RIGHT, joints: int = NUM_JOINTS) -> list[int]:
+    """Joint permutation that swaps left and right."""
+    perm = list(range(joints))
+    for a, b in zip(left, right):
+        perm[a], perm[b] = b, a
+    return perm
+
+
+FLIP_PERM = tuple(flip_permutation())
+
+
+def flip_pose(x, perm=FLIP_PERM):
+    """Mirror poses horizontally: negate x and swap left/right joints. x: (..., J, C>=1), numpy or torch."""
+    y = x[..., list(perm), :]
+    if isinstance(y, torch.Tensor):
+        y = y.clone()
+    else:
+        y = np.array(y, copy=True)
+    y[..., 0] = -y[..., 0]
+    return y

@@ -1,0 +1,131 @@
+"""Configs, the training loop and the train/evaluate commands on tiny fixture files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import hotpose
+from hotpose.cli import main
+from hotpose.data.synthetic import write_3dhp, write_h36m
+from hotpose.engine import checkpoint as ckpt
+from hotpose.engine.config import ConfigError, load_config
+from hotpose.engine.evaluate import evaluate_path
+from hotpose.engine.train import lr_factor, train
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(frames=27, dim=32, mlp_hidden=64, depth=4, keep=9, prune_at=2, drop_path=0.0)
+
+
+def tiny_config(folder: Path, data_root: Path, name: str = "hot_mixste_243", args: dict | None = None,
+                **sections) -> Path:
+    """Write a tiny YAML config for the fixture data in ``data_root``; ``sections`` update its sections."""
+    cfg = {"model": {"name": name, "args": dict(TINY if args is None else args)},
+           "data": {"kind": "h36m", "root": str(data_root), "train_subjects": ["S1", "S5"], "val_subjects": ["S9"],
+                    "test_subjects": ["S11"]},
+           "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "seed": 7},
+           "eval": {"batch_size": 16}, "out": str(folder / "run")}
+    for key, value in sections.items():
+        cfg[key].update(value) if isinstance(value, dict) else cfg.__setitem__(key, value)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine two threads can run several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def h36m_root(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("h36m")
+    write_h36m(folder, frames=40)
+    return folder
+
+
+def test_config_errors_are_one_clear_message(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  lr: 1e-3\n  learning_rate: 2\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) train.learning_rate; valid keys in train: epochs"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="top-level"):
+        load_config(None, ["trainer.lr=1"])
+    with pytest.raises(ConfigError, match=r"train.epochs: expected int, got 'many'"):
+        load_config(None, ["train.epochs=many"])
+    with pytest.raises(ConfigError, match="data.kind must be one of"):
+        load_config(None, ["data.kind=coco"])
+    assert main(["train", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hotpose train: unknown key(s) train.learning_rate") and "\n" not in err
+    missing = tiny_config(tmp_path, tmp_path / "nowhere")
+    assert main(["train", str(missing), "--out", str(tmp_path / "run2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("data_3d_h36m.npz: file not found") and "\n" not in err
+
+
+def test_presets_load_and_name_registered_models():
+    presets = sorted((ROOT / "configs").rglob("*.yaml"))
+    assert len(presets) >= 7
+    names = set(hotpose.list_models())
+    for p in presets:
+        cfg = load_config(p)
+        assert cfg.model.name in names, f"{p}: unknown model {cfg.model.name}"
+    cfg = load_config(ROOT / "configs" / "h36m" / "tpc_mhformer.yaml", ["train.lr=2e-3", "data.root=/x"])
+    assert cfg.train.lr == 2e-3 and cfg.train.amsgrad and cfg.data.root == "/x"
+
+
+def test_lr_schedules_of_the_recipes():
+    assert lr_factor(3, 0.99, 0.5, 200) == pytest.approx(0.99 ** 3)
+    assert lr_factor(5, 0.95, 0.5, 5) == pytest.approx(0.95 ** 4 * 0.5)
+    assert lr_factor(0, 0.95, 0.5, 5) == 1
+
+
+def test_train_then_evaluate(tmp_path, h36m_root, capsys):
+    cfg = load_config(tiny_config(tmp_path, h36m_root))
+    result = train(cfg, device="cpu", progress=False)
+    out = Path(cfg.out)
+    for name in ("last.pt", "best.pt", "config.yaml", "environment.json", "history.json"):
+        assert (out / name).is_file(), name
+    assert any((out / "tb").iterdir())
+    assert len(result["history"]) == 2 and result["best"]["selected_on"] == "validation split"
+    best = ckpt.load_checkpoint(out / "best.pt")
+    assert best["epoch"] == result["best"]["epoch"]
+    assert load_config(out / "config.yaml").to_dict() == cfg.to_dict()
+    with pytest.raises(ValueError, match="--resume"):
+        train(cfg, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match="train.lr"):
+        train(load_config(tiny_config(tmp_path, h36m_root), ["train.lr=0.5"]), resume=True, device="cpu")
+    assert main(["evaluate", str(out), "--json", str(tmp_path / "r.json"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean over actions" in printed and "selected on the validation split" in printed
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["split"] == "test" and set(report["per_action"]) == {"Directions", "Walking"}
+    assert report["mean_over_actions"]["p1"] > 0 and report["readout"] == "seq2seq"
+    baseline = evaluate_path(tmp_path / "config.yaml", split="val", progress=False)
+    assert baseline["source"]["weights"] == "untrained"
+
+
+def test_seq2frame_tpc_trains_on_the_kept_frames_and_selection_on_test_is_labelled(tmp_path, h36m_root):
+    cfg = load_config(tiny_config(tmp_path, h36m_root, name="tpc_mixste_243",
+                                  train={"epochs": 1, "steps_per_epoch": 2, "select_on": "test"}))
+    result = train(cfg, device="cpu", progress=False)
+    assert result["best"]["selected_on"].startswith("test set (the official practice")
+    report = evaluate_path(cfg.out, split="test", progress=False)
+    assert report["readout"] == "seq2frame" and report["all_frames"]["frames"] == 4 * (40 + 47)
+
+
+def test_3dhp_baseline_evaluation_reports_pck(tmp_path, capsys):
+    write_3dhp(tmp_path / "data")
+    path = tiny_config(tmp_path, tmp_path / "data", data={"kind": "3dhp", "train_subjects": None,
+                                                          "val_subjects": None, "test_subjects": ["TS1", "TS5"]})
+    assert main(["evaluate", str(path), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "PCK150" in printed and "TS5" in printed
