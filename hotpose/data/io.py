@@ -2,6 +2,7 @@
 and what was found."""
 from __future__ import annotations
 
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -19,7 +20,10 @@ def load_npz(path: str | Path, keys: tuple[str, ...], optional: tuple[str, ...] 
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        with np.load(path, allow_pickle=True) as z:
+        z = np.load(path, allow_pickle=True)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: not an npz archive (found a {type(z).__name__}); expected keys {list(keys)}")
+        with z:
             missing = [k for k in keys if k not in z.files]
             if missing:
                 raise DataError(f"{path}: missing key(s) {missing}; the file holds {sorted(z.files)}")
@@ -30,7 +34,7 @@ def load_npz(path: str | Path, keys: tuple[str, ...], optional: tuple[str, ...] 
             return out
     except DataError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, pickle.UnpicklingError) as e:
         raise DataError(f"{path}: not a readable npz file ({type(e).__name__}: {e})") from None
 
 
