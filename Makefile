@@ -1,9 +1,10 @@
-# Quick start: `make bench` (set up, then print the efficiency table) and `make test` (set up, then run the tests).
+# Quick start: `make demo` (set up, then lift the built-in sample to 3D and render it) and `make test` (set up, then
+# run the tests). `make bench` prints the efficiency table of the paper's models.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup bench test benchmark clean
+.PHONY: setup demo bench test benchmark clean
 
 $(BIN)/hotpose: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,9 @@ $(BIN)/hotpose: pyproject.toml
 	touch $@
 
 setup: $(BIN)/hotpose
+
+demo: setup
+	$(BIN)/hotpose demo
 
 bench: setup
 	$(BIN)/hotpose bench

@@ -7,9 +7,10 @@ from hotpose.hourglass.config import HourglassConfig
 from hotpose.hourglass.model import HourglassModel, PoseOutput
 from hotpose import layers
 from hotpose.official import load_official
+from hotpose.lifter import Lifter
 from hotpose.registry import build_from_config, build_model, list_models
 
 __version__ = "0.1.0"
 
-__all__ = ["HourglassConfig", "HourglassModel", "PoseOutput", "load_official", "build_from_config", "build_model",
-           "list_models", "__version__"]
+__all__ = ["HourglassConfig", "HourglassModel", "Lifter", "PoseOutput", "load_official", "build_from_config",
+           "build_model", "list_models", "__version__"]

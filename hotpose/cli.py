@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -37,6 +38,43 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lift(args: argparse.Namespace) -> int:
+    import warnings
+
+    import numpy as np
+
+    from hotpose.lifter import Lifter, read_keypoints
+
+    keypoints, scores = read_keypoints(args.keypoints)
+    if args.checkpoint:
+        if not args.arch:
+            raise ValueError("--checkpoint needs --arch (the official model file, e.g. hot_mixste)")
+        lifter = Lifter.from_official(args.arch, args.checkpoint)
+    else:
+        lifter = Lifter.from_pretrained("default")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pose = lifter.lift(keypoints, image_size=tuple(args.image_size), scores=scores, flip=not args.no_flip)
+    for w in caught:
+        print(f"hotpose lift: {w.message}", file=sys.stderr)
+    out = args.out or str(Path(args.keypoints).with_suffix("")) + "_3d.npz"
+    np.savez(out, pose_3d=pose)
+    print(f"wrote {out}: pose_3d {pose.shape} (metres, camera frame, root at 0)", file=sys.stderr)
+    return 0
+
+
+def _infer(args: argparse.Namespace) -> int:
+    from hotpose.video.demo import run_infer
+    return run_infer(args.source, args.out, args.checkpoint, args.arch, render=not args.no_render, gif=args.gif)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hotpose.video.demo import run_demo, run_infer
+    if args.video:
+        return run_infer(args.video, args.out, args.checkpoint, args.arch, render=True, gif=args.gif)
+    return run_demo(args.out, gif=not args.mp4)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotpose", description="Efficient video 3D human pose estimation (HoT).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the registered models")
     p.set_defaults(func=_models)
+
+    p = sub.add_parser("lift", help="lift 2D keypoints (npz or JSON, H36M-17, pixels) to 3D poses (npz)")
+    p.add_argument("keypoints", help="npz (keypoints or keypoints_2d (T, 17, 2), optional scores) or JSON file")
+    p.add_argument("--image-size", type=float, nargs=2, required=True, metavar=("W", "H"),
+                   help="width and height of the video in pixels")
+    p.add_argument("--out", help="output npz (default: KEYPOINTS_3d.npz) holding pose_3d (T, 17, 3) metres")
+    p.add_argument("--checkpoint", help="an official checkpoint to use instead of the packaged default model")
+    p.add_argument("--arch", help="the official model file of --checkpoint, e.g. hot_mixste")
+    p.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
+    p.set_defaults(func=_lift)
+
+    p = sub.add_parser("infer", help="video(s) -> 2D keypoints -> 3D poses: npz, JSON, BVH and a rendered video")
+    p.add_argument("source", help="a video file, or a folder of videos (split across RANK/WORLD_SIZE processes)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--checkpoint", help="a `hotpose train` checkpoint, or an official one with --arch, instead of "
+                   "the packaged default model")
+    p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste")
+    p.add_argument("--no-render", action="store_true", help="skip the rendered video")
+    p.add_argument("--gif", action="store_true", help="render a GIF instead of an mp4")
+    p.set_defaults(func=_infer)
+
+    p = sub.add_parser("demo", help="lift the built-in sample (or VIDEO) and print the model's FLOPs and speed")
+    p.add_argument("video", nargs="?", help="a video or folder to run `hotpose infer` on instead of the sample")
+    p.add_argument("--out", default="hotpose_demo", help="output folder (default: ./hotpose_demo)")
+    p.add_argument("--checkpoint", help="with VIDEO: an official checkpoint instead of the default model")
+    p.add_argument("--arch", help="the official model file of --checkpoint")
+    p.add_argument("--gif", action="store_true", help="with VIDEO: render a GIF instead of an mp4")
+    p.add_argument("--mp4", action="store_true", help="sample: render an mp4 (needs OpenCV) instead of a GIF")
+    p.set_defaults(func=_demo)
 
     from hotpose.engine.cli import add_subcommands  # train, evaluate
     add_subcommands(sub)

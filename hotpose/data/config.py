@@ -27,14 +27,18 @@ class DataConfig:
     file_2d:         h36m only; default data_2d_h36m_<keypoints>.npz (keypoints "gt" reads the ground-truth file).
     file_test:       3dhp only; default data_test_3dhp.npz.
     cameras:         camera JSON (h36m, motion); None: the packaged Human3.6M parameters.
-    camera_subject:  motion: the subject whose camera extrinsics film every subject (None: each its own).
+    camera_subject:  motion: the subject whose camera extrinsics film every subject (None: each its own); a list
+                     pools the cameras of several subjects.
+    test_camera_subject: motion: the same for the test split (None: camera_subject).
     camera_ids:      motion / 3dhp training: keep only these cameras (None: all).
     *_subjects:      subjects of each split (None: the dataset's standard split; 3dhp test: TS1..TS6).
     val_fraction:    when val_subjects is empty, hold out this fraction of the training (subject, action) pairs,
                      all cameras together, chosen with a fixed seed.
     actions:         keep only these actions (names before the first space, or full names); None: all.
     max_sequences:   keep at most this many camera views per split, evenly spread (small runs); None: all.
-    root_motion, noise_px, outlier_prob, outlier_px, noise_seed, min_depth: motion projection
+    views_per_action: motion: keep this many of the cameras per (subject, action), drawn with noise_seed.
+    root_motion, noise_px, outlier_prob, outlier_px, noise_seed, min_depth, missing_prob, missing_max_gap: motion
+                     projection
                      (see :mod:`hotpose.data.motion`).
     """
 
@@ -45,8 +49,9 @@ class DataConfig:
     file_test: str | None = None
     keypoints: str = "cpn_ft_h36m_dbb"
     cameras: str | None = None
-    camera_subject: str | None = None
+    camera_subject: str | list | None = None
     camera_ids: list | None = None
+    test_camera_subject: str | list | None = None
     train_subjects: list | None = None
     val_subjects: list | None = None
     test_subjects: list | None = None
@@ -59,6 +64,9 @@ class DataConfig:
     outlier_px: float = 0.0
     noise_seed: int = 0
     min_depth: float = 1.0
+    views_per_action: int | None = None
+    missing_prob: float = 0.0
+    missing_max_gap: int = 10
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -99,9 +107,11 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
         if test:
             return mpi3dhp.read_3dhp_test(cfg.path(cfg.file_test or "data_test_3dhp.npz"), subjects)
         return mpi3dhp.read_3dhp_train(cfg.path(cfg.file_3d or "data_train_3dhp.npz"), subjects, cfg.camera_ids)
-    return read_motion(cfg.path(cfg.file_3d), subjects, load_cameras(cfg.cameras), cfg.camera_subject, cfg.actions,
+    rig = cfg.test_camera_subject if test and cfg.test_camera_subject is not None else cfg.camera_subject
+    return read_motion(cfg.path(cfg.file_3d), subjects, load_cameras(cfg.cameras), rig, cfg.actions,
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
-                       cfg.min_depth, cfg.camera_ids)
+                       cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
+                       cfg.missing_max_gap)
 
 
 def hold_out(seqs: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Sequence], list[Sequence]]:

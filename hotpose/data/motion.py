@@ -51,6 +51,31 @@ def detector_noise(shape: tuple, rng: np.random.Generator, noise_px: float, outl
     return noise
 
 
+def drop_and_fill(uv: np.ndarray, rng: np.random.Generator, missing_prob: float, max_gap: int) -> np.ndarray:
+    """(T, J, 2) pixels with simulated missing detections: each joint starts a gap of 1..``max_gap`` frames with
+    probability ``missing_prob`` per frame; gap values are replaced by the linear interpolation over time between
+    the frames around it (edge-held), as :class:`hotpose.Lifter` fills NaN keypoints."""
+    t_len, joints = uv.shape[:2]
+    if missing_prob <= 0 or t_len < 2:
+        return uv
+    start = rng.random((t_len, joints)) < missing_prob
+    if not start.any():
+        return uv
+    gap = rng.integers(1, max_gap + 1, (t_len, joints))
+    miss = np.zeros((t_len + 1, joints), np.int64)
+    t, j = np.nonzero(start)
+    np.add.at(miss, (t, j), 1)
+    np.add.at(miss, (np.minimum(t + gap[t, j], t_len), j), -1)
+    miss = np.cumsum(miss, axis=0)[:t_len] > 0
+    out = uv.copy()
+    frames = np.arange(t_len)
+    for k in np.nonzero(miss.any(axis=0) & ~miss.all(axis=0))[0]:
+        ok = ~miss[:, k]
+        for c in range(uv.shape[-1]):
+            out[miss[:, k], k, c] = np.interp(frames[miss[:, k]], frames[ok], uv[ok, k, c])
+    return out
+
+
 def view(world: np.ndarray, camera: Camera, min_depth: float, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(T, J, 3) world metres -> pixels (T, J, 2) and root-relative camera-frame targets (T, J, 3)."""
     cam = camera.world_to_camera(world)
@@ -64,12 +89,17 @@ def view(world: np.ndarray, camera: Camera, min_depth: float, what: str) -> tupl
 def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = None, camera_subject: str | None = None,
                 actions=None, root_motion: str = "follow", noise_px: float = 0.0, outlier_prob: float = 0.0,
                 outlier_px: float = 0.0, noise_seed: int = 0, min_depth: float = 1.0,
-                camera_ids=None) -> list[Sequence]:
+                camera_ids=None, views_per_action: int | None = None, missing_prob: float = 0.0,
+                missing_max_gap: int = 10) -> list[Sequence]:
     """One :class:`Sequence` per (subject, action, camera) with projected (and optionally noisy) 2D inputs.
 
     cameras:        camera set (None: the packaged Human3.6M cameras).
-    camera_subject: whose extrinsics to use for every subject (None: each subject's own, as for Human3.6M).
+    camera_subject: whose extrinsics to use for every subject (None: each subject's own, as for Human3.6M); a list
+                    of subjects pools their cameras (view camera names then read "<rig>:<camera id>").
     camera_ids:     keep only these camera ids (None: all of them).
+    views_per_action: keep this many of the (pooled) cameras per (subject, action), drawn from ``noise_seed``
+                    (None: all of them).
+    missing_prob, missing_max_gap: simulated missing joints, filled by interpolation (see :func:`drop_and_fill`).
     The noise is drawn once per view from ``noise_seed`` and the view's name (a fixed "detector output", not an
     augmentation; the same whichever split loads the view).
     """
@@ -78,21 +108,31 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
     cameras = cameras or load_cameras()
     pos = load_positions_3d(path, subjects)
     out = []
+    multi = isinstance(camera_subject, (list, tuple))
     for s in pos:
-        rig = camera_subject or s
-        cams = cameras.of(rig)
-        if camera_ids is not None:
-            known = [c.id for c in cams]
-            missing = [str(c) for c in camera_ids if str(c) not in known]
-            if missing:
-                raise DataError(f"camera id(s) {missing} not among {known}")
-            cams = tuple(c for c in cams if c.id in {str(i) for i in camera_ids})
-        centre = cameras.capture_centre(rig)
+        rigs = list(camera_subject) if multi else [camera_subject or s]
+        views = []  # (rig, camera, name)
+        for rig in rigs:
+            cams = cameras.of(rig)
+            if camera_ids is not None:
+                known = [c.id for c in cams]
+                missing = [str(c) for c in camera_ids if str(c) not in known]
+                if missing:
+                    raise DataError(f"camera id(s) {missing} not among {known}")
+                cams = tuple(c for c in cams if c.id in {str(i) for i in camera_ids})
+            views += [(rig, c, f"{rig}:{c.id}" if multi else c.id) for c in cams]
+        centres = {rig: cameras.capture_centre(rig) for rig in rigs}
         for a in filter_actions(sorted(pos[s]), actions, f"{path}: subject {s}"):
-            world = place(pos[s][a], root_motion, centre)
-            for cam in cams:
+            chosen = views
+            if views_per_action is not None and views_per_action < len(views):
+                pick = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}".encode())]).choice(
+                    len(views), views_per_action, replace=False)
+                chosen = [views[i] for i in sorted(pick)]
+            for rig, cam, name in chosen:
+                world = place(pos[s][a], root_motion, centres[rig])
                 uv, target = view(world, cam, min_depth, f"{path}: {s}/{a}")
-                rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{cam.id}".encode())])
+                rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}".encode())])
                 uv = uv + detector_noise(uv.shape, rng, noise_px, outlier_prob, outlier_px)
-                out.append(Sequence(s, a, cam.id, cam.normalize(uv), target))
+                uv = drop_and_fill(uv, rng, missing_prob, missing_max_gap)
+                out.append(Sequence(s, a, name, cam.normalize(uv), target))
     return out

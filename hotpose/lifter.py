@@ -1,0 +1,208 @@
+"""Lift 2D keypoint sequences from real videos to 3D: the API that users and later features call.
+
+``Lifter(model).lift(keypoints, image_size=(w, h))`` takes (T, 17, 2) Human3.6M-17 keypoints in pixels, any T >= 1,
+and returns (T, 17, 3) float32 metres in the camera frame with the root joint (pelvis) at the origin. Sequences are
+cut into the evaluation protocol's windows (:class:`hotpose.data.Windows`: centred, edge-padded, non-overlapping for
+seq2seq models, one per frame for seq2frame models), run in batches of windows, optionally averaged with the
+mirrored input (flip test-time augmentation), and stitched back together.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hotpose.data.cameras import normalize_screen
+from hotpose.data.sequence import Sequence
+from hotpose.data.windows import Windows
+
+
+PRETRAINED = {"default": "default.pt"}
+
+
+def pretrained_path(name: str = "default") -> Path:
+    """Path of the packaged pretrained model ``name`` (see hotpose/pretrained/README.md)."""
+    from importlib import resources
+
+    if name not in PRETRAINED:
+        raise KeyError(f"unknown pretrained model {name!r}; known: {', '.join(sorted(PRETRAINED))}")
+    return Path(str(resources.files("hotpose") / "pretrained" / PRETRAINED[name]))
+
+
+def fill_missing(keypoints: np.ndarray) -> tuple[np.ndarray, int]:
+    """(T, J, 2) with NaN for missing detections -> (T, J, 2) with each joint's gaps linearly interpolated over
+    time (edge-held), and the number of (frame, joint) entries filled. A joint missing in every frame raises."""
+    missing = np.isnan(keypoints).any(axis=-1)  # (T, J)
+    n = int(missing.sum())
+    if n == 0:
+        return keypoints, 0
+    dead = np.nonzero(missing.all(axis=0))[0]
+    if len(dead) == keypoints.shape[1]:
+        raise ValueError("every keypoint is NaN: nothing to lift")
+    if len(dead):
+        raise ValueError(f"joint(s) {dead.tolist()} are NaN in all {len(keypoints)} frames; cannot interpolate them")
+    out = keypoints.copy()
+    t = np.arange(len(keypoints))
+    for j in np.nonzero(missing.any(axis=0))[0]:
+        ok = ~missing[:, j]
+        for c in range(keypoints.shape[-1]):
+            out[~ok, j, c] = np.interp(t[~ok], t[ok], keypoints[ok, j, c])
+    return out, n
+
+
+class Lifter:
+    """2D keypoints (pixels) -> 3D poses (camera-frame metres, root-relative) with a trained model.
+
+    model:      a hotpose model (``HourglassModel``: ``model(x)`` with x (B, F, 17, C)), on any device; it is put in
+                eval mode.
+    flip:       flip test-time augmentation by default (overridable per call).
+    batch_size: windows per forward pass; memory is bounded by it, not by the sequence length.
+    """
+
+    def __init__(self, model: nn.Module, *, flip: bool = True, batch_size: int = 64):
+        if not isinstance(model, nn.Module) or not hasattr(model, "backbone"):
+            raise TypeError(f"expected a hotpose model (with a .backbone), got {type(model).__name__}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.eval()
+        self.flip = bool(flip)
+        self.batch_size = int(batch_size)
+
+    @classmethod
+    def from_official(cls, arch: str, checkpoint, **kw) -> "Lifter":
+        """A lifter around :func:`hotpose.load_official` ``(arch, checkpoint)``; keyword arguments that
+        :class:`Lifter` takes (flip, batch_size) go to it, the rest to ``load_official``."""
+        from hotpose.official import load_official
+
+        mine = {k: kw.pop(k) for k in ("flip", "batch_size") if k in kw}
+        return cls(load_official(arch, checkpoint, **kw), **mine)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "default", **kw) -> "Lifter":
+        """The packaged model ``name`` ("default": a small HoT w. MixSTE trained on Bandai-Namco motion, CC BY-NC
+        4.0, non-commercial; see hotpose/pretrained/README.md)."""
+        from hotpose.registry import build_from_config
+
+        path = pretrained_path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: pretrained weights {name!r} are not installed")
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_from_config(blob["config"])
+        model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+        return cls(model, **kw)
+
+    @property
+    def frames(self) -> int:
+        """The model's window length F."""
+        return int(self.model.backbone.frames)
+
+    def lift(self, keypoints, image_size: tuple[float, float], scores=None, flip: bool | None = None) -> np.ndarray:
+        """(T, 17, 2) pixel keypoints (x right, y down; NaN = missing) of a video of ``image_size`` = (width,
+        height) pixels -> (T, 17, 3) float32 metres, camera frame, root joint at 0.
+
+        scores: optional (T, 17) or (T, 17, 1) detector confidences, the third input channel of 3-channel models
+                (ones when not given; ignored by 2-channel models).
+        flip:   flip test-time augmentation (None: the lifter's default).
+        Deterministic: the random tie-break of TPC's clustering is drawn from a fixed seed (the global RNG is left
+        untouched).
+        """
+        from hotpose.engine.evaluate import predict, readout_positions, resolve_readout
+
+        model, bb = self.model, self.model.backbone
+        kp = np.asarray(keypoints, dtype=np.float64)
+        if kp.ndim != 3 or kp.shape[1:] != (bb.joints, 2) or kp.shape[0] < 1:
+            raise ValueError(f"keypoints must have shape (T, {bb.joints}, 2) with T >= 1 (Human3.6M-17 order, "
+                             f"pixels), got {kp.shape}")
+        if np.isinf(kp).any():
+            raise ValueError("keypoints hold infinite values")
+        w, h = _image_size(image_size)
+        kp, filled = fill_missing(kp)
+        if filled:
+            msg = (f"{filled} missing keypoints (NaN) of {kp.shape[0] * kp.shape[1]} were filled by linear "
+                   f"interpolation over time")
+            warnings.warn(msg, stacklevel=2)
+        x = normalize_screen(kp, w, h)  # (T, J, 2) float32
+        if bb.in_channels == 3:
+            conf = np.ones(x.shape[:2] + (1,), np.float32) if scores is None else _scores(scores, x.shape[:2])
+            x = np.concatenate([x, conf], axis=-1)
+        elif bb.in_channels != 2:
+            raise ValueError(f"models with {bb.in_channels} input channels are not supported")
+        flip = self.flip if flip is None else bool(flip)
+
+        readout = resolve_readout(model)
+        frames = self.frames
+        stride = frames if readout == "seq2seq" else 1
+        param = next(model.parameters())
+        seq = Sequence("input", "input", "input", x, np.zeros(x.shape[:2] + (3,), np.float32))
+        win = Windows([seq], frames, stride, channels=bb.in_channels, device=param.device)
+        out = torch.zeros(len(kp), bb.joints, 3, dtype=torch.float32, device=param.device)
+        cuda = [param.device.index or 0] if param.device.type == "cuda" else []
+        with torch.inference_mode(), torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(0)  # TPC's tie-break draw: the same input gives the same output
+            for i in range(0, len(win), self.batch_size):
+                which = torch.arange(i, min(i + self.batch_size, len(win)), device=param.device)
+                xb, _ = win.batch(which)
+                pose, keep_idx = predict(model, xb.to(param.dtype), flip)
+                pred, pos = readout_positions(pose.float(), keep_idx, frames, readout, win.owned)
+                fidx, real = win.frame_index(which)
+                fidx, real = fidx.gather(1, pos), real.gather(1, pos)
+                out[fidx[real]] = pred[real]
+        out[:, 0] = 0
+        return out.cpu().numpy()
+
+
+def _image_size(image_size) -> tuple[float, float]:
+    try:
+        w, h = (float(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (width, height) in pixels, got {image_size!r}") from None
+    if not (w > 0 and h > 0 and np.isfinite(w) and np.isfinite(h)):
+        raise ValueError(f"image_size must be positive (width, height) in pixels, got {image_size!r}")
+    return w, h
+
+
+def _scores(scores, shape: tuple[int, int]) -> np.ndarray:
+    s = np.asarray(scores, dtype=np.float32)
+    if s.shape == shape + (1,):
+        s = s[..., 0]
+    if s.shape != shape:
+        raise ValueError(f"scores must have shape {shape} or {shape + (1,)}, got {s.shape}")
+    return np.nan_to_num(s, nan=0.0)[..., None]
+
+
+def read_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keypoints (T, 17, 2) pixels and optional scores (T, 17) from an npz (key ``keypoints`` or ``keypoints_2d``,
+    optional ``scores``) or a JSON file (a list of frames of 17 [x, y] pairs, or {"keypoints": ..., "scores": ...};
+    null for a missing keypoint). Raises ValueError naming the file when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() == ".json":
+            doc = json.loads(path.read_text())
+            if isinstance(doc, dict):
+                if "keypoints" not in doc:
+                    raise ValueError(f"{path}: a JSON object needs a 'keypoints' entry, found {sorted(doc)}")
+                kp, sc = doc["keypoints"], doc.get("scores")
+            else:
+                kp, sc = doc, None
+            kp = np.array([[[np.nan, np.nan] if p is None else p for p in f] for f in kp], dtype=np.float64)
+            sc = None if sc is None else np.array(sc, dtype=np.float32)
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                key = next((k for k in ("keypoints", "keypoints_2d") if k in z.files), None)
+                if key is None:
+                    raise ValueError(f"{path}: expected an array 'keypoints' or 'keypoints_2d', found {z.files}")
+                kp = np.asarray(z[key], dtype=np.float64)
+                sc = np.asarray(z["scores"], dtype=np.float32) if "scores" in z.files else None
+    except (OSError, json.JSONDecodeError, TypeError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable npz or JSON keypoint file ({e})") from None
+    except ValueError as e:  # e.g. ragged lists
+        raise ValueError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
+    if kp.ndim != 3 or kp.shape[1:] != (17, 2) or kp.shape[0] < 1:
+        raise ValueError(f"{path}: keypoints must have shape (T, 17, 2), got {kp.shape}")
+    return kp, sc

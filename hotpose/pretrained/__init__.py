@@ -1,0 +1,1 @@
+"""Packaged pretrained weights (see README.md here); data files only."""

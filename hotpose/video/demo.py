@@ -1,0 +1,159 @@
+"""``hotpose demo`` and ``hotpose infer``: console front ends of :mod:`hotpose.video.infer`.
+
+The built-in sample (``hotpose/video/sample/sports2d_demo.npz``, see the README there) holds BlazePose-33
+keypoints that :func:`make_sample` extracted with the project's own detector from the demo video of the
+BSD-3-licensed Sports2D package; the video itself is not shipped. Running the sample needs no optional extra: it is
+lifted with the packaged default model and rendered as a GIF of skeletons on a plain background (numpy drawing,
+Pillow or a pure-Python GIF encoder), next to the npz/JSON/BVH outputs.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .infer import NoPersonError, VideoResult, infer, load_lifter, process_keypoints
+from .keypoints import to_h36m
+
+log = logging.getLogger("hotpose.video")
+
+SAMPLE = "sports2d_demo.npz"
+
+
+def _setup_logging() -> None:
+    if not log.handlers and not logging.getLogger().handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def sample_path() -> Path:
+    return Path(str(resources.files("hotpose.video") / "sample" / SAMPLE))
+
+
+def load_sample() -> dict:
+    """The built-in sample: keypoints_2d (T, 17, 2) px H36M, scores (T, 17), fps, image_size, source."""
+    with np.load(sample_path()) as f:
+        kp, sc = to_h36m(f["keypoints"], f["scores"], format=str(f["format"]))
+        missing = ~np.isfinite(f["keypoints"]).all(-1).any(-1)
+        kp[missing] = np.nan
+        return {"keypoints_2d": kp, "scores": sc, "fps": float(f["fps"]),
+                "image_size": tuple(int(v) for v in f["image_size"]), "source": str(f["source"])}
+
+
+def make_sample(video, out=None, detector=None, start: int = 6, stop: int = 170) -> Path:
+    """Extract the sample from ``video`` with the default detector, keeping frames [start, stop) (the project ran
+    this on Sports2D/Demo/demo.mp4 of the sports2d 0.8.34 wheel; outside frames 6-169 the detector loses the
+    person, then locks on to a second one)."""
+    from .detect import BlazePoseDetector, detect_frames, read_video, video_info
+
+    info = video_info(video)
+    det = detector or BlazePoseDetector()
+    kp, sc, size = detect_frames(det, read_video(video))
+    kp, sc = kp[start:stop], sc[start:stop]
+    out = Path(out) if out else sample_path()
+    np.savez_compressed(out, keypoints=kp.astype(np.float32), scores=sc.astype(np.float32), format="blazepose",
+                        frames=np.array([start, start + len(kp)], np.int64),
+                        fps=np.float64(info["fps"]), image_size=np.array(size, np.int64),
+                        source="Sports2D/Demo/demo.mp4 of the sports2d 0.8.34 wheel (BSD-3-Clause, "
+                               "(c) 2022 perfanalytics), BlazePose full via hotpose.video.detect")
+    return out
+
+
+def _summary(r: VideoResult) -> str:
+    files = ", ".join(str(p) for p in r.outputs.values())
+    return (f"{r.name}: {r.num_frames} frames, {r.valid_fraction:.0%} valid, bone-length CV {r.bone_cv:.3f}\n"
+            f"  wrote {files}")
+
+
+def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif: bool = False) -> int:
+    """``hotpose infer``: returns the exit status (1 when some video had no person)."""
+    _setup_logging()
+    from .detect import require
+    try:
+        require("cv2"), require("mediapipe")  # fail early, with the install command
+    except ImportError as e:
+        print(f"hotpose infer: {e}", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    results = infer(source, out, load_lifter(checkpoint, arch), render=render, gif=gif)
+    for r in results:  # videos without a person were logged by infer()
+        if isinstance(r, VideoResult):
+            print(_summary(r), file=sys.stderr)
+    done = sum(isinstance(r, VideoResult) for r in results)
+    print(f"{done} of {len(results)} videos done in {time.perf_counter() - t0:.1f} s; outputs in {out}",
+          file=sys.stderr)
+    return 0 if done == len(results) else 1
+
+
+def _lifter_or_fallback():
+    try:
+        return load_lifter(), "the packaged default model"
+    except FileNotFoundError as e:
+        import torch
+
+        import hotpose
+        print(f"NOTE: {e}. Falling back to an UNTRAINED model of the same family so that the pipeline runs; its "
+              f"poses are meaningless (install/train the default model, see hotpose/pretrained/README.md).",
+              file=sys.stderr)
+        from hotpose.lifter import Lifter
+        torch.manual_seed(0)
+        model = hotpose.build_model("hot_mixste_243", frames=27, dim=32, mlp_hidden=64, depth=4, keep=9, prune_at=2)
+        return Lifter(model), "an untrained stand-in model"
+
+
+def efficiency_report(model, runs: int = 5) -> str:
+    """FLOPs (paper convention) and measured CPU speed of a HoT model against its full backbone (same config
+    without the hourglass)."""
+    import torch
+
+    from hotpose.efficiency import count_flops, measure_throughput
+    from hotpose.registry import build_from_config
+
+    full = build_from_config({**model.config, "hourglass": None}).eval()
+    rows = []
+    for label, m in (("HoT (pruned tokens)", model), ("full backbone", full)):
+        flops = count_flops(m)
+        speed = measure_throughput(m, runs=runs)
+        params = sum(p.numel() for p in m.parameters())
+        rows.append((label, params, flops, speed))
+    frames = int(model.backbone.frames)
+    lines = [f"Efficiency on this CPU ({torch.get_num_threads()} threads), one window of {frames} frames:",
+             f"  {'model':<22}{'params':>10}{'MFLOPs':>12}{'ms/window':>12}{'frames/s':>12}"]
+    for label, p, f, s in rows:
+        lines.append(f"  {label:<22}{p / 1e6:>9.2f}M{f / 1e6:>12.1f}{1000 * s['seconds']:>12.2f}{s['fps']:>12.0f}")
+    (_, _, f0, s0), (_, _, f1, s1) = rows
+    lines.append(f"  HoT saves {100 * (1 - f0 / f1):.0f}% of the FLOPs and runs {s0['fps'] / s1['fps']:.2f}x as "
+                 f"fast as its full backbone")
+    return "\n".join(lines)
+
+
+def run_demo(out="hotpose_demo", gif: bool = True, runs: int = 5) -> int:
+    """``hotpose demo`` without a video: lift the built-in sample, write npz/JSON/BVH and an animation, print
+    FLOPs and speed."""
+    _setup_logging()
+    sample = load_sample()
+    print(f"Sample: {sample['source']}; {len(sample['keypoints_2d'])} frames at {sample['fps']:g} fps, "
+          f"{sample['image_size'][0]}x{sample['image_size'][1]} px (2D keypoints only; the video is not shipped)",
+          file=sys.stderr)
+    lifter, which = _lifter_or_fallback()
+    timings: dict[str, float] = {}
+    try:
+        r = process_keypoints("sports2d_demo", sample["keypoints_2d"], sample["scores"], sample["image_size"],
+                              sample["fps"], out, lifter, frames=None, render=True, gif=gif, timings=timings)
+    except NoPersonError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"Lifted with {which}: " + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()), file=sys.stderr)
+    print(_summary(r), file=sys.stderr)
+    if "render" in r.outputs:
+        print(f"  animation: 2D skeleton (left, no video frame) beside the 3D skeleton (right): "
+              f"{r.outputs['render']}", file=sys.stderr)
+    print(efficiency_report(lifter.model, runs=runs))
+    return 0

@@ -1,0 +1,277 @@
+"""From a video (or a folder of videos) to 3D motion files: decode, detect 2D, lift, export, render.
+
+For each video ``NAME``: ``DIR/NAME.npz`` and ``DIR/NAME.json`` (:func:`hotpose.video.save_outputs`, plus ``valid``
+(T,) bool), ``DIR/NAME.bvh`` (:func:`hotpose.video.write_bvh`) and ``DIR/NAME_3d.mp4`` (or ``.gif``): the frame with
+its 2D skeleton beside the 3D skeleton (:mod:`hotpose.video.render`).
+
+Frames without a person: the lifter interpolates their keypoints over time; a gap longer than ``max_gap`` seconds
+(and any gap at the start or end longer than that) is additionally marked ``valid = False`` in the outputs and drawn
+grey with a red border. A video without any person raises :class:`NoPersonError`.
+
+Folders are processed one video after another; to split one over machines, start one process per machine with the
+``RANK`` and ``WORLD_SIZE`` environment variables that torchrun (or any launcher) sets: rank r takes every
+WORLD_SIZE-th video of the sorted list, starting at the r-th.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .bvh import write_bvh
+from .export import save_outputs
+from .keypoints import to_h36m
+
+log = logging.getLogger("hotpose.video")
+
+__all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
+           "identity_jumps",
+           "process_keypoints", "process_video", "infer", "load_lifter"]
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+
+
+class NoPersonError(ValueError):
+    """The video holds no detectable person."""
+
+
+@dataclass
+class VideoResult:
+    name: str
+    num_frames: int
+    fps: float
+    image_size: tuple[int, int]
+    outputs: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    valid_fraction: float = 1.0
+    bone_cv: float = float("nan")
+
+
+def _progress(iterable, total=None, desc="", enabled=True):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+    # disable=None: no bar when stderr is not a terminal (logs, CI)
+    return tqdm(iterable, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True, disable=None)
+
+
+def list_videos(path) -> list[Path]:
+    """A video file -> [it]; a folder -> its video files (by suffix), sorted by name."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        return sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+    raise FileNotFoundError(f"no such video or folder: {path}")
+
+
+def shard(items: list, rank: int | None = None, world_size: int | None = None) -> list:
+    """Every world_size-th item starting at rank (defaults: the RANK and WORLD_SIZE environment variables, as
+    torchrun sets them; one process = everything)."""
+    rank = int(os.environ.get("RANK", 0)) if rank is None else int(rank)
+    world_size = int(os.environ.get("WORLD_SIZE", 1)) if world_size is None else int(world_size)
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"need 0 <= RANK < WORLD_SIZE, got RANK={rank}, WORLD_SIZE={world_size}")
+    return list(items)[rank::world_size]
+
+
+def valid_frames(present, fps: float, max_gap: float = 1.0) -> np.ndarray:
+    """present (T,) bool (a person was detected) -> valid (T,) bool: False inside runs of absent frames longer
+    than ``max_gap`` seconds; shorter gaps count as valid (they are interpolated)."""
+    present = np.asarray(present, bool)
+    valid = present.copy()
+    limit = max_gap * fps
+    i, t = 0, len(present)
+    while i < t:
+        if present[i]:
+            i += 1
+            continue
+        j = i
+        while j < t and not present[j]:
+            j += 1
+        if j - i <= limit:
+            valid[i:j] = True
+        i = j
+    return valid
+
+
+def identity_jumps(keypoints_2d, present=None, fraction: float = 0.5) -> np.ndarray:
+    """Frames whose keypoints' centre moved more than ``fraction`` of the median 2D body height since the previous
+    frame with a person (a likely switch of the tracked person)."""
+    kp = np.asarray(keypoints_2d, np.float64)
+    present = np.isfinite(kp).all(-1).any(-1) if present is None else np.asarray(present, bool)
+    idx = np.flatnonzero(present)
+    if len(idx) < 2:
+        return np.zeros(0, np.int64)
+    centre = np.nanmean(kp[idx], axis=1)
+    height = np.nanmedian(np.nanmax(kp[idx, :, 1], 1) - np.nanmin(kp[idx, :, 1], 1))
+    step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)
+    return idx[1:][step > fraction * max(height, 1.0)]
+
+
+def bone_cv(pose_3d, valid=None) -> float:
+    """Mean over the 16 bones of the coefficient of variation (std / mean) of their length over time."""
+    pose = np.asarray(pose_3d, np.float64)
+    if valid is not None and np.asarray(valid).any():
+        pose = pose[np.asarray(valid, bool)]
+    lengths = np.linalg.norm(pose[:, 1:] - pose[:, list(_parents())[1:]], axis=-1)  # (T, 16)
+    return float(np.mean(lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)))
+
+
+def _parents():
+    from ..skeleton import PARENTS
+    return PARENTS
+
+
+def load_lifter(checkpoint: str | None = None, arch: str | None = None):
+    """hotpose.Lifter: the packaged default model; a checkpoint of ``hotpose train`` (``arch`` None); or an
+    official checkpoint (``arch`` = its model file, e.g. hot_mixste)."""
+    from hotpose.lifter import Lifter
+
+    if checkpoint and arch:
+        return Lifter.from_official(arch, checkpoint)
+    if checkpoint:
+        from hotpose.engine.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
+
+        state = load_checkpoint(checkpoint)
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"{checkpoint} is not a `hotpose train` checkpoint; for an official checkpoint pass "
+                             f"--arch (its model file, e.g. hot_mixste)")
+        return Lifter(model_from_checkpoint(state).float())
+    return Lifter.from_pretrained("default")
+
+
+def _add_valid(npz: Path, js: Path, valid: np.ndarray) -> None:
+    with np.load(npz) as f:
+        data = {k: f[k] for k in f.files}
+    np.savez_compressed(npz, **data, valid=valid)
+    doc = json.loads(js.read_text())
+    doc["valid"] = [bool(v) for v in valid]
+    js.write_text(json.dumps(doc, separators=(",", ":")))
+
+
+def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, out_dir, lifter,
+                      frames: Callable[[], Iterable[np.ndarray]] | None = None, render: bool = True,
+                      gif: bool = False, max_gap: float = 1.0, progress: bool = True,
+                      timings: dict | None = None, render_height: int | None = None,
+                      gif_fps: float = 15.0) -> VideoResult:
+    """Lift H36M-17 keypoints (T, 17, 2) px (NaN rows = no person) and write every output of one video.
+
+    frames: a callable returning the video's RGB frames again for rendering (None: skeletons on a plain
+    background); render_height: pixels (default 480 for mp4, 360 for GIF); a GIF keeps at most ``gif_fps`` frames
+    a second. Returns a :class:`VideoResult`."""
+    timings = {} if timings is None else timings
+    kp = np.asarray(keypoints_2d, np.float32)
+    sc = np.asarray(scores, np.float32)
+    t = len(kp)
+    present = np.isfinite(kp).all(-1).any(-1)
+    if not present.any():
+        raise NoPersonError(f"{name}: no person was detected in any of its {t} frames; nothing to lift")
+    valid = valid_frames(present, fps, max_gap)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = VideoResult(name, t, float(fps), (int(image_size[0]), int(image_size[1])), timings=timings,
+                         valid_fraction=float(valid.mean()))
+    if not present.all():
+        log.info("%s: no person in %d of %d frames (%d in gaps longer than %.1f s, marked invalid)", name,
+                 int((~present).sum()), t, int((~valid).sum()), max_gap)
+
+    switches = identity_jumps(kp, present)
+    if len(switches):
+        log.warning("%s: the 2D track jumps by more than half a body height at frame(s) %s: the detector may have "
+                    "switched to another person there", name, ", ".join(map(str, switches[:10].tolist())))
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
+        pose = lifter.lift(kp, image_size=tuple(float(v) for v in image_size),
+                           scores=np.where(present[:, None], sc, 0))
+    timings["lift"] = timings.get("lift", 0.0) + time.perf_counter() - t0
+    result.bone_cv = bone_cv(pose, valid)
+
+    t0 = time.perf_counter()
+    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size)
+    _add_valid(npz, js, valid)
+    bvh = write_bvh(out / f"{name}.bvh", pose, fps)
+    timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
+    result.outputs.update(npz=npz, json=js, bvh=bvh)
+
+    if render:
+        from .render import SequenceRenderer, open_writer
+
+        t_render = time.perf_counter()
+        decode0 = timings.get("decode", 0.0)
+        height = render_height or (360 if gif else 480)
+        rnd = SequenceRenderer(kp, pose, result.image_size, valid, height=height, crop=frames is None)
+        step = max(1, int(round(fps / gif_fps))) if gif else 1
+        path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
+        writer = open_writer(path, rnd.size, fps / step)
+        source = iter(frames()) if frames is not None else None
+        try:
+            for i in _progress(range(t), t, f"render {name}", progress):
+                image = next(source, None) if source is not None else None
+                if i % step == 0:
+                    writer.write(rnd.frame(i, image))
+        finally:
+            writer.close()
+        # decoding during rendering is booked under "decode", not "render"
+        timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t_render - (
+            timings.get("decode", 0.0) - decode0)
+        result.outputs["render"] = path
+    return result
+
+
+def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,
+                  max_gap: float = 1.0, progress: bool = True, render_height: int | None = None) -> VideoResult:
+    """Decode, detect (default: :class:`~hotpose.video.detect.BlazePoseDetector`), lift and write one video."""
+    from .detect import BlazePoseDetector, detect_frames, read_video, video_info
+
+    path = Path(path)
+    info = video_info(path)
+    timings: dict[str, float] = {}
+    own = detector is None
+    detector = BlazePoseDetector() if own else detector
+    try:
+        frames = _progress(read_video(path, timings), info["frames"] or None, f"2D {path.stem}", progress)
+        raw, raw_sc, size = detect_frames(detector, frames, timings)
+    finally:
+        if own:
+            detector.close()
+    kp, sc = to_h36m(raw, raw_sc, format=getattr(detector, "format", None))
+    kp[~np.isfinite(raw).all(-1).any(-1)] = np.nan
+    result = process_keypoints(path.stem, kp, sc, size, info["fps"], out_dir, lifter,
+                               frames=lambda: read_video(path, timings), render=render, gif=gif, max_gap=max_gap,
+                               progress=progress, timings=timings, render_height=render_height)
+    n = result.num_frames
+    stages = ", ".join(f"{k} {v:.2f} s ({1000 * v / n:.1f} ms/frame)" for k, v in timings.items())
+    log.info("%s: %d frames, %dx%d @ %.2f fps; %s", path.name, n, *result.image_size, result.fps, stages)
+    return result
+
+
+def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif: bool = False,
+          max_gap: float = 1.0, progress: bool = True, rank: int | None = None,
+          world_size: int | None = None) -> list[VideoResult | Exception]:
+    """Process a video or this rank's share of a folder of videos; a video that fails (e.g. without a person) is
+    logged and reported as its exception, the others go on."""
+    videos = list_videos(source)
+    if not videos:
+        raise FileNotFoundError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {source}")
+    mine = shard(videos, rank, world_size)
+    if len(mine) < len(videos):
+        log.info("this rank processes %d of %d videos", len(mine), len(videos))
+    lifter = load_lifter() if lifter is None else lifter
+    results: list[VideoResult | Exception] = []
+    for v in mine:
+        try:
+            results.append(process_video(v, out_dir, lifter, detector, render, gif, max_gap, progress))
+        except NoPersonError as e:
+            log.error("%s", e)
+            results.append(e)
+    return results

@@ -1,0 +1,249 @@
+"""hotpose.Lifter and `hotpose lift`: windowing of any length, NaN filling, flip, seq2frame and 3-channel models, CLI."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import hotpose
+from hotpose import Lifter
+from hotpose.cli import main
+from hotpose.registry import build_model, tiny_overrides
+
+W, H = 1000, 1002
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One thread: the tiny models are far faster so on a shared CPU, and reductions run in a fixed order."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny(name: str = "hot_mixste_243", **kw):
+    torch.manual_seed(0)
+    return build_model(name, **{**tiny_overrides(name), **kw}).eval()
+
+
+@pytest.fixture(scope="module")
+def lifter():
+    return Lifter(tiny(), batch_size=8)
+
+
+def walk(T: int, seed: int = 0) -> np.ndarray:
+    """(T, 17, 2) plausible pixel keypoints: a fixed skeleton drifting and jittering."""
+    rng = np.random.default_rng(seed)
+    base = np.array([[500, 500], [470, 500], [470, 600], [470, 700], [530, 500], [530, 600], [530, 700],
+                     [500, 450], [500, 400], [500, 380], [500, 350], [540, 400], [560, 450], [570, 500],
+                     [460, 400], [440, 450], [430, 500]], np.float64)
+    t = np.arange(T)[:, None, None]
+    return base + 5 * np.sin(t / 10.0) + rng.normal(0, 1, (T, 17, 2))
+
+
+@pytest.mark.parametrize("T", [1, 5, None, 2000])
+def test_shapes_any_length(lifter, T):
+    T = T or lifter.frames + 1
+    pose = lifter.lift(walk(T), image_size=(W, H))
+    assert pose.shape == (T, 17, 3) and pose.dtype == np.float32
+    assert np.isfinite(pose).all()
+    assert (pose[:, 0] == 0).all()
+
+
+def test_matches_direct_model_call(lifter):
+    F = lifter.frames
+    kp = walk(F)
+    x = torch.as_tensor(hotpose.data.cameras.normalize_screen(kp, W, H))[None]
+    torch.manual_seed(0)  # TPC's tie-break draw, as lift() seeds it
+    with torch.no_grad():
+        ref = lifter.model(x).pose[0].numpy()
+    ref[:, 0] = 0
+    np.testing.assert_allclose(lifter.lift(kp, (W, H), flip=False), ref, atol=1e-5)
+
+
+def test_flip_switch(lifter):
+    kp = walk(30)
+    a, b = lifter.lift(kp, (W, H), flip=True), lifter.lift(kp, (W, H), flip=False)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(lifter.lift(kp, (W, H)), a)  # deterministic
+    np.testing.assert_array_equal(Lifter(lifter.model, flip=False).lift(kp, (W, H)), b)
+
+
+def test_nan_filled_with_warning(lifter):
+    kp = walk(40)
+    full = lifter.lift(kp, (W, H))
+    gap = kp.copy()
+    gap[10:13, 5] = np.nan
+    gap[0, 2] = np.nan
+    with pytest.warns(UserWarning, match="4 missing keypoints"):
+        pose = lifter.lift(gap, (W, H))
+    assert pose.shape == (40, 17, 3) and np.isfinite(pose).all()
+    assert np.abs(pose - full).max() < 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lifter.lift(kp, (W, H))  # no warning without NaN
+
+
+def test_all_nan_errors(lifter):
+    kp = walk(10)
+    kp[:, 3] = np.nan
+    with pytest.raises(ValueError, match=r"joint\(s\) \[3\]"):
+        lifter.lift(kp, (W, H))
+    with pytest.raises(ValueError, match="every keypoint is NaN"):
+        lifter.lift(np.full((4, 17, 2), np.nan), (W, H))
+
+
+@pytest.mark.parametrize("bad", [np.zeros((5, 16, 2)), np.zeros((5, 17, 3)), np.zeros((0, 17, 2)),
+                                 np.zeros((17, 2))])
+def test_bad_shapes(lifter, bad):
+    with pytest.raises(ValueError, match="shape"):
+        lifter.lift(bad, (W, H))
+
+
+def test_bad_image_size(lifter):
+    with pytest.raises(ValueError, match="image_size"):
+        lifter.lift(walk(3), (0, 100))
+    with pytest.raises(ValueError, match="image_size"):
+        lifter.lift(walk(3), 100)
+
+
+def test_seq2frame_model():
+    model = tiny("tpc_mixste_243")
+    assert model.seq2frame
+    lifter = Lifter(model, batch_size=16)
+    for T in (1, 7, lifter.frames + 3):
+        pose = lifter.lift(walk(T), (W, H))
+        assert pose.shape == (T, 17, 3) and np.isfinite(pose).all() and (pose[:, 0] == 0).all()
+    # frame t is the centre readout of the window centred on t
+    F, kp = lifter.frames, walk(lifter.frames + 3)
+    x = torch.as_tensor(hotpose.data.cameras.normalize_screen(kp[1:1 + F], W, H))[None]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model(x)
+    at = int((out.keep_idx[0] == (F - 1) // 2).nonzero())
+    ref = out.pose[0, at].numpy()
+    ref[0] = 0
+    # (not bit-equal: TPC's tie-break draw differs with the batch composition)
+    np.testing.assert_allclose(lifter.lift(kp, (W, H), flip=False)[1 + (F - 1) // 2], ref, atol=1e-2)
+
+
+def test_three_channel_scores():
+    model = tiny("hot_motionbert_243")
+    assert model.backbone.in_channels == 3
+    lifter = Lifter(model)
+    kp = walk(12)
+    ones = lifter.lift(kp, (W, H), flip=False)
+    np.testing.assert_allclose(lifter.lift(kp, (W, H), scores=np.ones((12, 17)), flip=False), ones, atol=1e-6)
+    low = lifter.lift(kp, (W, H), scores=np.full((12, 17, 1), 0.1), flip=False)
+    assert low.shape == (12, 17, 3) and not np.allclose(low, ones)
+    with pytest.raises(ValueError, match="scores"):
+        lifter.lift(kp, (W, H), scores=np.ones((11, 17)))
+
+
+def test_from_pretrained_default():
+    try:
+        lifter = Lifter.from_pretrained("default")
+    except FileNotFoundError:
+        pytest.skip("packaged default weights not present")
+    pose = lifter.lift(walk(50), (W, H))
+    assert pose.shape == (50, 17, 3) and np.isfinite(pose).all()
+    # a standing figure of about 1.6-1.8 m: the head is 0.4-1.2 m from the pelvis
+    assert 0.3 < np.linalg.norm(pose[:, 10], axis=-1).mean() < 1.2
+    with pytest.raises(KeyError):
+        Lifter.from_pretrained("nope")
+
+
+@pytest.fixture
+def cli_model(monkeypatch, lifter):
+    monkeypatch.setattr(Lifter, "from_pretrained", classmethod(lambda cls, name="default", **kw: lifter))
+
+
+def test_cli_npz_round_trip(tmp_path, cli_model, lifter):
+    kp = walk(33)
+    np.savez(tmp_path / "kp.npz", keypoints_2d=kp, scores=np.ones((33, 17)))
+    assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--out",
+                 str(tmp_path / "o.npz")]) == 0
+    pose = np.load(tmp_path / "o.npz")["pose_3d"]
+    np.testing.assert_allclose(pose, lifter.lift(kp, (W, H)), atol=1e-6)
+    assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--no-flip"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "kp_3d.npz")["pose_3d"], lifter.lift(kp, (W, H), flip=False),
+                               atol=1e-6)
+
+
+def test_cli_json_round_trip(tmp_path, cli_model, lifter, capsys):
+    kp = walk(9)
+    frames = kp.tolist()
+    frames[4][7] = None  # a missing detection
+    (tmp_path / "a.json").write_text(json.dumps(frames))
+    (tmp_path / "b.json").write_text(json.dumps({"keypoints": frames}))
+    for name in ("a", "b"):
+        assert main(["lift", str(tmp_path / f"{name}.json"), "--image-size", str(W), str(H)]) == 0
+        assert "hotpose lift: 1 missing keypoints (NaN)" in capsys.readouterr().err
+        pose = np.load(tmp_path / f"{name}_3d.npz")["pose_3d"]
+        assert pose.shape == (9, 17, 3)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not json", "not a readable"),
+    (json.dumps([[[1, 2]] * 16]).encode(), "shape"),
+    (json.dumps({"points": []}).encode(), "'keypoints'"),
+])
+def test_cli_bad_files(tmp_path, cli_model, capsys, content, message):
+    (tmp_path / "bad.json").write_bytes(content)
+    assert main(["lift", str(tmp_path / "bad.json"), "--image-size", "100", "100"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.json" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_bad_npz(tmp_path, cli_model, capsys):
+    np.savez(tmp_path / "k.npz", poses=np.zeros((3, 17, 2)))
+    assert main(["lift", str(tmp_path / "k.npz"), "--image-size", "100", "100"]) == 2
+    assert "keypoints_2d" in capsys.readouterr().err
+    assert main(["lift", str(tmp_path / "missing.npz"), "--image-size", "100", "100"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_motion_reader_pools_cameras_and_simulates_missing_joints(tmp_path):
+    """The data options the default model trains with: several subjects' cameras, a few views per clip, and
+    missing joints filled by interpolation."""
+    from hotpose.data.motion import drop_and_fill, read_motion
+    from hotpose.data.synthetic import synthetic_motion
+
+    walk3d = synthetic_motion(40, np.random.default_rng(0))
+    np.savez(tmp_path / "m.npz", positions_3d={"A": {"walk 1": walk3d, "run 1": walk3d[::-1].copy()}})
+    pooled = read_motion(tmp_path / "m.npz", ["A"], camera_subject=["S1", "S5"])
+    assert len(pooled) == 16 and {s.camera.split(":")[0] for s in pooled} == {"S1", "S5"}
+    some = read_motion(tmp_path / "m.npz", ["A"], camera_subject=["S1", "S5"], views_per_action=3)
+    assert len(some) == 6 and {s.camera for s in some} <= {s.camera for s in pooled}
+    plain = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1")
+    by_name = {(s.action, s.camera): s for s in pooled}
+    for s in plain:  # the S1 views of the pool are the single-rig views
+        np.testing.assert_array_equal(by_name[(s.action, f"S1:{s.camera}")].inputs, s.inputs)
+    assert ":" not in plain[0].camera  # one rig: camera ids as before
+
+    uv = np.cumsum(np.random.default_rng(1).normal(size=(200, 17, 2)), axis=0)
+    filled = drop_and_fill(uv, np.random.default_rng(2), 0.05, 5)
+    changed = (filled != uv).any(-1)
+    assert 0 < changed.mean() < 0.5 and np.isfinite(filled).all()
+    t, j = np.argwhere(changed)[0]
+    lo, hi = t - 1, t + 1
+    while hi < 199 and changed[hi, j]:
+        hi += 1
+    if lo >= 0 and not changed[hi, j]:  # an inner gap: on the line between its neighbours
+        w = (t - lo) / (hi - lo)
+        np.testing.assert_allclose(filled[t, j], (1 - w) * uv[lo, j] + w * uv[hi, j], rtol=1e-6)
+    np.testing.assert_array_equal(drop_and_fill(uv, np.random.default_rng(2), 0.0, 5), uv)
+
+
+def test_from_official_matches_the_model():
+    from test_official import official_state
+
+    model = tiny("mixste_243")
+    lifter = Lifter.from_official("mixste", official_state(model, "mixste"), flip=False, batch_size=4)
+    assert not lifter.flip and lifter.batch_size == 4
+    kp = walk(lifter.frames + 2)
+    np.testing.assert_allclose(lifter.lift(kp, (W, H)), Lifter(model, flip=False).lift(kp, (W, H)), atol=1e-5)
