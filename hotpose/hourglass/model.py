@@ -45,7 +45,6 @@ class Backbone(nn.Module):
     seq2frame: bool = False  # trained on all frames but read out at the centre frame only (MHFormer)
     fixed_frames: bool = False  # takes windows of exactly ``frames`` frames (layers whose width is the window length)
     pool_averages_joints: bool = True  # pool() is a mean over the J tokens (FLOP counters count it as thop does)
-    recover_before_norm: bool = False  # TRA before the backbone's final norm instead of after it
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, J, C_in) input -> (B, F, J, C) tokens."""
@@ -175,10 +174,8 @@ class HourglassModel(nn.Module):
                     tokens = tokens + self.pos_embed_token[:, :, None]
             tokens = bb.stage(i, tokens)
         recover = self.recover
-        if recover is not None and not recover.on_pose and bb.recover_before_norm:
-            tokens = recover(tokens, keep_idx, F)
         tokens = bb.norm(tokens)
-        if recover is not None and not recover.on_pose and not bb.recover_before_norm:
+        if recover is not None and not recover.on_pose:  # TRA: after the backbone's final norm, in every official file
             tokens = recover(tokens, keep_idx, F)
         pose = bb.head(tokens)
         if recover is not None and recover.on_pose:
