@@ -13,4 +13,4 @@ from hotpose.registry import build_from_config, build_model, list_models
 __version__ = "0.1.0"
 
 __all__ = ["HourglassConfig", "HourglassModel", "Lifter", "PoseOutput", "load_official", "build_from_config",
-           "build_model", "list_models", "__version__"]
+           "build_model", "layers", "list_models", "__version__"]

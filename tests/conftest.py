@@ -28,3 +28,13 @@ def load_golden(name: str) -> dict:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests with one intra-op thread, then restore the setting: tiny models run several times faster
+    so on a shared 2-core machine, and reductions run in a fixed order."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,13 +16,7 @@ from hotpose.registry import build_model, tiny_overrides
 W, H = 1000, 1002
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread: the tiny models are far faster so on a shared CPU, and reductions run in a fixed order."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(name: str = "hot_mixste_243", **kw):
