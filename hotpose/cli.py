@@ -43,9 +43,10 @@ def _lift(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from hotpose.lifter import Lifter, read_keypoints
+    from hotpose.lifter import Lifter
+    from hotpose.video.keypoints import load_keypoints
 
-    keypoints, scores = read_keypoints(args.keypoints)
+    keypoints, scores = load_keypoints(args.keypoints, format=args.format, unlabelled_17="h36m")
     if args.checkpoint:
         if not args.arch:
             raise ValueError("--checkpoint needs --arch (the official model file, e.g. hot_mixste)")
@@ -92,8 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the registered models")
     p.set_defaults(func=_models)
 
-    p = sub.add_parser("lift", help="lift 2D keypoints (npz or JSON, H36M-17, pixels) to 3D poses (npz)")
-    p.add_argument("keypoints", help="npz (keypoints or keypoints_2d (T, 17, 2), optional scores) or JSON file")
+    p = sub.add_parser("lift", help="lift 2D keypoints (npz or JSON, pixels) to 3D poses (npz)")
+    p.add_argument("keypoints", help="npz (keypoints or keypoints_2d (T, K, 2), optional scores and format), a JSON "
+                   "list of frames of [x, y] pairs, or a detector's output (COCO-style / AlphaPose / mmpose JSON, an "
+                   "OpenPose folder)")
+    p.add_argument("--format", help="keypoint layout of the file (h36m, coco, halpe, blazepose, body25, ...; "
+                   "default: the file's own, and Human3.6M order for an unlabelled 17-keypoint npz or JSON list)")
     p.add_argument("--image-size", type=float, nargs=2, required=True, metavar=("W", "H"),
                    help="width and height of the video in pixels")
     p.add_argument("--out", help="output npz (default: KEYPOINTS_3d.npz) holding pose_3d (T, 17, 3) metres")
@@ -127,7 +132,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may follow options (`hotpose train cfg.yaml --threads 1 train.lr=1e-4`); argparse stops
+    # filling a positional list at the first option, so pick them up here.
+    stray = [a for a in extra if a.startswith("-") or "=" not in a or not hasattr(args, "overrides")]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError, TypeError) as e:

@@ -62,6 +62,9 @@ def test_config_errors_are_one_clear_message(tmp_path, capsys):
     assert main(["train", str(missing), "--out", str(tmp_path / "run2")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("data_3d_h36m.npz: file not found") and "\n" not in err
+    # overrides may also follow the options
+    assert main(["train", str(missing), "--threads", "1", "train.epochs=many", "--out", str(tmp_path / "r3")]) == 2
+    assert "train.epochs: expected int, got 'many'" in capsys.readouterr().err
 
 
 def test_presets_load_and_name_registered_models():
