@@ -8,7 +8,6 @@ mirrored input (flip test-time augmentation), and stitched back together.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -172,37 +171,3 @@ def _scores(scores, shape: tuple[int, int]) -> np.ndarray:
     if s.shape != shape:
         raise ValueError(f"scores must have shape {shape} or {shape + (1,)}, got {s.shape}")
     return np.nan_to_num(s, nan=0.0)[..., None]
-
-
-def read_keypoints(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Keypoints (T, 17, 2) pixels and optional scores (T, 17) from an npz (key ``keypoints`` or ``keypoints_2d``,
-    optional ``scores``) or a JSON file (a list of frames of 17 [x, y] pairs, or {"keypoints": ..., "scores": ...};
-    null for a missing keypoint). Raises ValueError naming the file when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        if path.suffix.lower() == ".json":
-            doc = json.loads(path.read_text())
-            if isinstance(doc, dict):
-                if "keypoints" not in doc:
-                    raise ValueError(f"{path}: a JSON object needs a 'keypoints' entry, found {sorted(doc)}")
-                kp, sc = doc["keypoints"], doc.get("scores")
-            else:
-                kp, sc = doc, None
-            kp = np.array([[[np.nan, np.nan] if p is None else p for p in f] for f in kp], dtype=np.float64)
-            sc = None if sc is None else np.array(sc, dtype=np.float32)
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                key = next((k for k in ("keypoints", "keypoints_2d") if k in z.files), None)
-                if key is None:
-                    raise ValueError(f"{path}: expected an array 'keypoints' or 'keypoints_2d', found {z.files}")
-                kp = np.asarray(z[key], dtype=np.float64)
-                sc = np.asarray(z["scores"], dtype=np.float32) if "scores" in z.files else None
-    except (OSError, json.JSONDecodeError, TypeError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable npz or JSON keypoint file ({e})") from None
-    except ValueError as e:  # e.g. ragged lists
-        raise ValueError(str(e) if str(path) in str(e) else f"{path}: {e}") from None
-    if kp.ndim != 3 or kp.shape[1:] != (17, 2) or kp.shape[0] < 1:
-        raise ValueError(f"{path}: keypoints must have shape (T, 17, 2), got {kp.shape}")
-    return kp, sc

@@ -182,9 +182,9 @@ def test_cli_json_round_trip(tmp_path, cli_model, lifter, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"not json", "not a readable"),
-    (json.dumps([[[1, 2]] * 16]).encode(), "shape"),
-    (json.dumps({"points": []}).encode(), "'keypoints'"),
+    (b"not json", "not valid JSON"),
+    (json.dumps([[[1, 2]] * 16]).encode(), "16 keypoints"),
+    (json.dumps({"points": []}).encode(), "not a list"),
 ])
 def test_cli_bad_files(tmp_path, cli_model, capsys, content, message):
     (tmp_path / "bad.json").write_bytes(content)
@@ -193,12 +193,37 @@ def test_cli_bad_files(tmp_path, cli_model, capsys, content, message):
     assert message in err and "bad.json" in err and len(err.strip().splitlines()) == 1
 
 
+def test_cli_reads_detector_outputs_and_our_own(tmp_path, cli_model, lifter):
+    """`hotpose lift` reads what `hotpose.video.load_keypoints` reads: a COCO-17 results JSON (named by --format or
+    by its layout) and the JSON twin of `hotpose infer`; an unlabelled 17-keypoint list is Human3.6M order."""
+    from hotpose.video.export import save_outputs
+    from hotpose.video.keypoints import coco_to_h36m
+
+    rng = np.random.default_rng(0)
+    coco = rng.uniform(100, 500, size=(12, 17, 2))
+    (tmp_path / "coco.json").write_text(json.dumps(
+        [{"image_id": t, "category_id": 1, "score": 0.9,
+          "keypoints": np.concatenate([coco[t], np.ones((17, 1))], -1).ravel().tolist()} for t in range(12)]))
+    assert main(["lift", str(tmp_path / "coco.json"), "--image-size", str(W), str(H)]) == 0
+    h36m = coco_to_h36m(coco)[0]
+    np.testing.assert_allclose(np.load(tmp_path / "coco_3d.npz")["pose_3d"], lifter.lift(h36m, (W, H)), atol=1e-5)
+    (tmp_path / "plain.json").write_text(json.dumps(coco.tolist()))
+    assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H), "--format", "coco"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "plain_3d.npz")["pose_3d"], lifter.lift(h36m, (W, H)), atol=1e-5)
+    assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H)]) == 0  # taken as H36M
+    np.testing.assert_allclose(np.load(tmp_path / "plain_3d.npz")["pose_3d"], lifter.lift(coco, (W, H)), atol=1e-5)
+    kp = walk(10)
+    _, js = save_outputs(tmp_path, "clip", kp, np.ones((10, 17)), np.zeros((10, 17, 3)), 30.0, (W, H))
+    assert main(["lift", str(js), "--image-size", str(W), str(H)]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "clip_3d.npz")["pose_3d"], lifter.lift(kp, (W, H)), atol=1e-5)
+
+
 def test_cli_bad_npz(tmp_path, cli_model, capsys):
     np.savez(tmp_path / "k.npz", poses=np.zeros((3, 17, 2)))
     assert main(["lift", str(tmp_path / "k.npz"), "--image-size", "100", "100"]) == 2
     assert "keypoints_2d" in capsys.readouterr().err
     assert main(["lift", str(tmp_path / "missing.npz"), "--image-size", "100", "100"]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "not found" in capsys.readouterr().err
 
 
 def test_motion_reader_pools_cameras_and_simulates_missing_joints(tmp_path):

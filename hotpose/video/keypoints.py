@@ -289,7 +289,7 @@ def _read_openpose_dir(folder: Path, fmt, rule):
     return _stack(frames, fmt, rule)
 
 
-def _read_npz(path: Path, fmt):
+def _read_npz(path: Path, fmt, unlabelled_17: str):
     """npz with `keypoints` (T, K, 2|3) [+ `scores` (T, K), `format`], or hotpose's own `keypoints_2d` (H36M)."""
     with np.load(path, allow_pickle=False) as z:
         if "keypoints_2d" in z and "keypoints" not in z:
@@ -299,19 +299,51 @@ def _read_npz(path: Path, fmt):
             if fmt is None and "format" in z:
                 fmt = str(z["format"])
         else:
-            raise ValueError(f"npz has no 'keypoints' array (keys: {sorted(z.files)})")
+            raise ValueError(f"npz has no 'keypoints' or 'keypoints_2d' array (keys: {sorted(z.files)})")
+    return _plain(kp, sc, fmt, unlabelled_17)
+
+
+def _plain(kp, sc, fmt, unlabelled_17: str):
+    """Keypoints given frame by frame (T, K, 2|3), null / NaN where missing -> H36M; a 17-keypoint array whose
+    format is not given is taken to be ``unlabelled_17``."""
+    if isinstance(kp, list):
+        kp = [[[np.nan, np.nan] if q is None else q for q in f] for f in kp]
+    kp = np.asarray(kp, dtype=np.float64)
+    if kp.ndim != 3 or kp.shape[0] < 1:
+        raise ValueError(f"keypoints must have shape (T, K, 2|3) with T >= 1, got {kp.shape}")
+    if sc is not None:
+        sc = np.array(sc, dtype=np.float64)  # null scores -> NaN
+    if fmt is None and kp.shape[1] == 17:
+        fmt = unlabelled_17
     return to_h36m(kp, sc, fmt)
 
 
-def load_keypoints(path, format: str | None = None, select: str = "track"):
+def _read_plain_json(data, fmt, unlabelled_17: str):
+    """A list of frames of [x, y] pairs (null: missing), or an object holding one under `keypoints` (+ `scores`,
+    `format`) or `keypoints_2d` (the JSON twin that `hotpose infer` writes, H36M order)."""
+    if isinstance(data, list):
+        return _plain(data, None, fmt, unlabelled_17)
+    key = "keypoints" if "keypoints" in data else "keypoints_2d"
+    fmt = fmt or data.get("format") or ("h36m" if key == "keypoints_2d" else None)
+    return _plain(data[key], data.get("scores"), fmt, unlabelled_17)
+
+
+def load_keypoints(path, format: str | None = None, select: str = "track", unlabelled_17: str = "coco"):
     """Read a keypoint file and convert it to H36M-17.
 
     path: a COCO-style / AlphaPose results JSON (list of {"image_id", "keypoints": [x, y, s, ...], "score",
     "category_id"}; the frame is the number in image_id, e.g. "12.jpg" -> 12, frames 0..max), an mmpose predictions
     JSON (list of {"frame_id", "instances"}), an OpenPose per-frame JSON folder (BODY_25 or COCO-18
-    "pose_keypoints_2d"), or an npz (`keypoints` (T, K, 2|3), optional `scores` (T, K) and `format`).
-    format: keypoint format override (see FORMATS); by default guessed from the keypoint count (17 -> COCO).
+    "pose_keypoints_2d"), an npz (`keypoints` (T, K, 2|3), optional `scores` (T, K) and `format`; or the
+    `keypoints_2d` of `hotpose infer`'s outputs), or a plain JSON: a list of frames of [x, y] pairs (null for a
+    missing keypoint), or an object with that list under `keypoints` (optional `scores`, `format`) or
+    `keypoints_2d`.
+    format: keypoint format override (see FORMATS); by default the file's own `format`, else guessed from the
+    keypoint count.
     select: "track" or "score", how one person is picked per frame (see `select_people`).
+    unlabelled_17: what a 17-keypoint npz or plain JSON that does not name its format is taken to be ("coco", the
+    usual detector output; `hotpose lift` reads such files as "h36m", Human3.6M order). COCO-style results and
+    OpenPose folders are always COCO / OpenPose layouts.
     Returns keypoints (T, 17, 2) float32 pixels and scores (T, 17) float32; frames without a person are NaN.
     """
     p = Path(path)
@@ -319,11 +351,12 @@ def load_keypoints(path, format: str | None = None, select: str = "track"):
         raise FileNotFoundError(f"keypoint file not found: {p}")
     if format is not None:
         canonical_format(format)
+    canonical_format(unlabelled_17, 17)
     try:
         if p.is_dir():
             return _read_openpose_dir(p, format, select)
         if p.suffix.lower() == ".npz":
-            return _read_npz(p, format)
+            return _read_npz(p, format, unlabelled_17)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(p.read_text())
@@ -332,6 +365,9 @@ def load_keypoints(path, format: str | None = None, select: str = "track"):
             if isinstance(data, dict) and "people" in data:
                 return _stack([[(_flat_to_kc(q["pose_keypoints_2d"], p.name), 1.0) for q in data["people"]]],
                               format, select)
+            if ((isinstance(data, list) and data and (data[0] is None or isinstance(data[0], list)))
+                    or (isinstance(data, dict) and ({"keypoints", "keypoints_2d"} & set(data)))):
+                return _read_plain_json(data, format, unlabelled_17)
             return _read_coco_json(data, format, select)
     except (ValueError, KeyError, TypeError, OSError) as e:
         msg = f"missing key {e.args[0]!r}" if isinstance(e, KeyError) and e.args else e
