@@ -70,3 +70,25 @@ def test_use_kernels_switches_every_shared_layer():
     else:
         raise AssertionError("an unknown mode must be refused")
     assert isinstance(Mlp(8, 16).fc1, torch.nn.Linear)  # FLOP counters see them as Linear layers
+
+
+def test_shared_queries_are_projected_once():
+    """TRA's learnt queries (batch 1) serve every key/value sequence: the fast path projects them once and must match
+    the official per-sequence projection; gradients reach the shared queries either way."""
+    import pytest
+
+    torch.manual_seed(0)
+    ca = CrossAttention(32, heads=4)
+    q = torch.randn(1, 9, 32, requires_grad=True)
+    kv = torch.randn(5, 3, 32)
+    fast = ca(q, kv, kv)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), q)
+    with kernels(ca, "exact"):
+        exact = ca(q, kv, kv)
+        (g_exact,) = torch.autograd.grad(exact.square().sum(), q)
+    assert fast.shape == (5, 9, 32)
+    torch.testing.assert_close(fast, exact, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast, ca(q.expand(5, -1, -1), kv, kv), atol=1e-5, rtol=0)
+    torch.testing.assert_close(g_fast, g_exact, atol=1e-4, rtol=1e-5)
+    with pytest.raises(ValueError, match="queries of batch 2 for 5"):
+        ca(torch.randn(2, 9, 32), kv, kv)

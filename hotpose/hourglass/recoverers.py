@@ -32,7 +32,7 @@ class TokenRecoveringAttention(nn.Module):
     def forward(self, x: torch.Tensor, idx: torch.Tensor, frames: int) -> torch.Tensor:
         B, n, J, C = x.shape
         kv = x.transpose(1, 2).reshape(B * J, n, C)
-        q = self.queries[:, :frames].expand(B * J, frames, C)
+        q = self.queries[:, :frames]  # (1, F, C), shared by every (sample, joint) sequence
         out = q + self.cross_attention(q, kv, kv)  # (B*J, F, C)
         return out.view(B, J, frames, C).transpose(1, 2)
 

@@ -70,6 +70,9 @@ class Attention(nn.Module):
 class CrossAttention(nn.Module):
     """Multi-head cross-attention with separate projections. q: (B, Nq, C), k/v: (B, Nk, C) -> (B, Nq, C).
 
+    q may also be (1, Nq, C), one set of queries shared by all B key/value sequences (TRA's learnt queries): its
+    projection is then computed once and broadcast, instead of B times over identical rows as the official code
+    does (``explicit``, the official arithmetic, keeps the B-fold projection).
     Parameter names (``linear_q``, ``linear_k``, ``linear_v``, ``proj``) follow the official TRA.
     """
 
@@ -89,8 +92,16 @@ class CrossAttention(nn.Module):
         self.explicit = False
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        h = self.heads
-        out = attend(_split_heads(self.linear_q(q), h), _split_heads(self.linear_k(k), h),
+        h, B = self.heads, k.shape[0]
+        if q.shape[0] == B:
+            q = self.linear_q(q)
+        elif q.shape[0] != 1:
+            raise ValueError(f"queries of batch {q.shape[0]} for {B} key/value sequences (expected {B} or 1)")
+        elif self.explicit:
+            q = self.linear_q(q.expand(B, -1, -1))
+        else:
+            q = self.linear_q(q).expand(B, -1, -1)
+        out = attend(_split_heads(q, h), _split_heads(self.linear_k(k), h),
                      _split_heads(self.linear_v(v), h), self.scale,
                      dropout=self.attn_drop if self.training else 0.0, explicit=self.explicit)
         return self.proj_drop(self.proj(_merge_heads(out)))
