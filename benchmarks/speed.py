@@ -1,19 +1,26 @@
 """Inference speed of the HoT models against their full backbones, and how close MixSTE runs to the matmul peak.
 
-Usage: python benchmarks/speed.py [--runs 7] [--device cpu|cuda] [--out docs/benchmarks.md]
+Usage: python benchmarks/speed.py [--runs 7] [--device cpu|cuda] [--out docs/benchmarks.md] [--breakdown]
 
 Every pair is measured in one process with the runs interleaved (full, HoT, full, HoT, ...) so that a noisy machine
 slows both alike; the median of the runs is reported. The matmul peak is measured in the same run. Results are
 appended to the output file as a dated section, with the machine it ran on.
+
+``--breakdown`` also times the parts of each forward pass (the stages that see every frame, the frame selection, the
+stages on the kept frames, the recovery, the head; the rest is embedding, gathering and norms) by wrapping the
+backbone's seams, and derives what the speed-up would be if selection and recovery cost nothing: with the stages
+running as fast per FLOP as the full model's, that is the ceiling pruning can reach.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime
 import os
 import platform
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -50,6 +57,71 @@ def time_pair(a, b, runs: int, device, batch: int = 1) -> tuple[list[float], lis
     return ta, tb
 
 
+def breakdown(model, x, runs: int, sync) -> dict:
+    """Median seconds per part of ``model(x)``: 'full stages' (stages on every frame), 'pruned stages', 'selection',
+    'recovery', 'head' and 'other' (the rest of the pass), measured by wrapping the model's seams."""
+    bb, F = model.backbone, x.shape[1]
+    parts: dict = collections.defaultdict(float)
+
+    def timed(fn, label):
+        def wrapper(*args, **kwargs):
+            sync()
+            t0 = time.perf_counter()
+            out = fn(*args, **kwargs)
+            sync()
+            parts[label(*args) if callable(label) else label] += time.perf_counter() - t0
+            return out
+        return wrapper
+
+    seams = [(bb, "stage", lambda i, t: "full stages" if t.shape[1] == F else "pruned stages"), (bb, "head", "head")]
+    if model.hourglass is not None:
+        seams.append((model, "select", "selection"))
+        if model.recover is not None:
+            seams.append((model.recover, "forward", "recovery"))
+    for obj, name, label in seams:
+        setattr(obj, name, timed(getattr(obj, name), label))
+    runs_parts = []
+    try:
+        with torch.inference_mode():
+            model(x)
+            for _ in range(runs):
+                parts.clear()
+                sync()
+                t0 = time.perf_counter()
+                model(x)
+                sync()
+                total = time.perf_counter() - t0
+                runs_parts.append({**parts, "other": total - sum(parts.values()), "total": total})
+    finally:
+        for obj, name, _ in seams:
+            delattr(obj, name)  # back to the class's method
+    keys = {k for r in runs_parts for k in r}
+    return {k: statistics.median(r.get(k, 0.0) for r in runs_parts) for k in keys}
+
+
+def breakdown_section(pairs, runs: int, device, kernels: str) -> list[str]:
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    cols = ["full stages", "selection", "pruned stages", "recovery", "head", "other", "total"]
+    lines = ["\nWhere the time goes (ms per window, median of the runs; stages wrapped one by one). 'Ceiling': the "
+             "speed-up if selection and recovery were free, i.e. full model / (HoT minus those two).\n",
+             "| model | " + " | ".join(cols) + " | ceiling |", "|---|" + "---|" * (len(cols) + 1)]
+    for full_name, hot_name in pairs:
+        full = hotpose.build_model(full_name).eval().to(device)
+        hot = hotpose.build_model(hot_name).eval().to(device)
+        use_kernels(full, kernels)
+        use_kernels(hot, kernels)
+        bf = breakdown(full, efficiency.example_input(full), runs, sync)
+        bh = breakdown(hot, efficiency.example_input(hot), runs, sync)
+        free = bh["total"] - bh.get("selection", 0.0) - bh.get("recovery", 0.0)
+        scale = efficiency.output_frames(hot) / efficiency.output_frames(full)
+        for name, b, ceiling in ((full_name, bf, ""), (hot_name, bh, f"{scale * bf['total'] / free:.2f}x")):
+            cells = " | ".join(f"{b[c] * 1e3:.1f}" if c in b else "-" for c in cols)
+            lines.append(f"| {name} | {cells} | {ceiling} |")
+            print(f"{name:>24}: " + "  ".join(f"{c} {b[c] * 1e3:.1f}" for c in cols if c in b)
+                  + (f"  ceiling {ceiling}" if ceiling else ""), flush=True)
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=7)
@@ -59,6 +131,7 @@ def main(argv=None) -> int:
                    help="fast (ours) or exact (the official code's arithmetic: explicit attention, addmm linears)")
     p.add_argument("--batch", type=int, default=1, help="windows per forward pass")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--breakdown", action="store_true", help="also time the parts of each pass (see the docstring)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
@@ -103,6 +176,8 @@ def main(argv=None) -> int:
         lines.append(f"| {r['full']} | {r['s_full'] * 1e3:.1f} | {r['fps_full']:.1f} | {r['eff_full']:.0%} | "
                      f"{r['hot']} | {r['s_hot'] * 1e3:.1f} | {r['fps_hot']:.1f} | {r['eff_hot']:.0%} | "
                      f"{r['ratio']:.2f}x | {r['flops_ratio']:.2f}x |")
+    if args.breakdown:
+        lines += breakdown_section([(r["full"], r["hot"]) for r in rows], args.runs, device, args.kernels)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not out.exists():
