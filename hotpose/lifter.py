@@ -60,9 +60,13 @@ class Lifter:
                 eval mode.
     flip:       flip test-time augmentation by default (overridable per call).
     batch_size: windows per forward pass; memory is bounded by it, not by the sequence length.
+    stride:     seq2seq models: frames between consecutive windows; each window gives the ``stride`` frames around
+                its centre (None: the window length F, non-overlapping windows as HoT evaluates; smaller strides
+                give every frame more context on both sides and fewer jumps between windows, at F / stride times
+                the compute). Seq2frame models always use 1 (one window per frame).
     """
 
-    def __init__(self, model: nn.Module, *, flip: bool = True, batch_size: int = 64):
+    def __init__(self, model: nn.Module, *, flip: bool = True, batch_size: int = 64, stride: int | None = None):
         if not isinstance(model, nn.Module) or not hasattr(model, "backbone"):
             raise TypeError(f"expected a hotpose model (with a .backbone), got {type(model).__name__}")
         if batch_size < 1:
@@ -70,14 +74,18 @@ class Lifter:
         self.model = model.eval()
         self.flip = bool(flip)
         self.batch_size = int(batch_size)
+        frames = int(model.backbone.frames)
+        if stride is not None and not 1 <= stride <= frames:
+            raise ValueError(f"stride must be in [1, {frames}] (the window length), got {stride}")
+        self.stride = stride
 
     @classmethod
     def from_official(cls, arch: str, checkpoint, **kw) -> "Lifter":
         """A lifter around :func:`hotpose.load_official` ``(arch, checkpoint)``; keyword arguments that
-        :class:`Lifter` takes (flip, batch_size) go to it, the rest to ``load_official``."""
+        :class:`Lifter` takes (flip, batch_size, stride) go to it, the rest to ``load_official``."""
         from hotpose.official import load_official
 
-        mine = {k: kw.pop(k) for k in ("flip", "batch_size") if k in kw}
+        mine = {k: kw.pop(k) for k in ("flip", "batch_size", "stride") if k in kw}
         return cls(load_official(arch, checkpoint, **kw), **mine)
 
     @classmethod
@@ -134,7 +142,7 @@ class Lifter:
 
         readout = resolve_readout(model)
         frames = self.frames
-        stride = frames if readout == "seq2seq" else 1
+        stride = (self.stride or frames) if readout == "seq2seq" else 1
         param = next(model.parameters())
         seq = Sequence("input", "input", "input", x, np.zeros(x.shape[:2] + (3,), np.float32))
         win = Windows([seq], frames, stride, channels=bb.in_channels, device=param.device)

@@ -59,6 +59,28 @@ def test_matches_direct_model_call(lifter):
     np.testing.assert_allclose(lifter.lift(kp, (W, H), flip=False), ref, atol=1e-5)
 
 
+def test_stride_reads_each_frame_from_the_window_around_it(lifter):
+    """stride s: each window gives its s centre frames. With s = 1 frame t comes from the window centred on t
+    (edge-padded at the ends); s = F is the default (non-overlapping windows). (A model without pruning: TPC's
+    random tie-break is drawn per batch of windows, so a pruning model's window alone may break ties otherwise.)"""
+    model = tiny("mixste_243")
+    F, T = lifter.frames, 40
+    kp = walk(T)
+    dense = Lifter(model, stride=1, flip=False).lift(kp, (W, H))
+    x = torch.as_tensor(hotpose.data.cameras.normalize_screen(kp, W, H))
+    c = (F - 1) // 2
+    for t in (0, 7, T - 1):
+        window = x[np.clip(np.arange(t - c, t - c + F), 0, T - 1)][None]
+        with torch.no_grad():
+            ref = model(window).pose[0, c].numpy()
+        ref[0] = 0
+        np.testing.assert_allclose(dense[t], ref, atol=1e-5)
+    np.testing.assert_array_equal(Lifter(lifter.model, stride=F).lift(kp, (W, H)), lifter.lift(kp, (W, H)))
+    assert Lifter(lifter.model, stride=F // 3).lift(kp, (W, H)).shape == (T, 17, 3)
+    with pytest.raises(ValueError, match="stride"):
+        Lifter(lifter.model, stride=F + 1)
+
+
 def test_flip_switch(lifter):
     kp = walk(30)
     a, b = lifter.lift(kp, (W, H), flip=True), lifter.lift(kp, (W, H), flip=False)
