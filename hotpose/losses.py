@@ -5,12 +5,17 @@
 * MotionBERT: MPJPE + 0.5 * N-MPJPE + 20 * velocity error.
 For seq2frame TPC models the target is first gathered at the kept frames, so the temporal terms run across
 non-adjacent frames, as in the official code.
+
+``bone_length_error`` is an optional extra term (``train.bone_weight``, not in the paper's recipes): the mean
+absolute error of the 16 bone lengths. Ground-truth bones keep their length in every frame, so it also pulls the
+predicted lengths towards being steady over time.
 """
 from __future__ import annotations
 
 import torch
 
 from hotpose.metrics import mpjpe, mpjve, n_mpjpe
+from hotpose.skeleton import PARENTS
 
 H36M_JOINT_WEIGHTS = (1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4)
 
@@ -25,6 +30,17 @@ def temporal_consistency(pred: torch.Tensor, weights=H36M_JOINT_WEIGHTS) -> torc
     """Mean over (B, F-1, J, xyz) of w_j * (pred_{t+1} - pred_t)^2 (prediction only)."""
     w = torch.as_tensor(weights, dtype=pred.dtype, device=pred.device)[:, None]
     return (torch.diff(pred, dim=1).square() * w).mean()
+
+
+def bone_length_error(pred: torch.Tensor, target: torch.Tensor, parents=PARENTS) -> torch.Tensor:
+    """Mean over (B, F, bones) of | ||pred bone|| - ||target bone|| |; a bone joins joint j to parents[j]."""
+    child = [j for j, p in enumerate(parents) if p >= 0]
+    parent = [parents[j] for j in child]
+
+    def lengths(x):
+        return (x[..., child, :] - x[..., parent, :]).norm(dim=-1)
+
+    return (lengths(pred) - lengths(target)).abs().mean()
 
 
 def mixste_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

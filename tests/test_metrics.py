@@ -105,3 +105,13 @@ def test_losses_are_zero_for_a_still_perfect_prediction_and_weight_joints():
     assert float(losses.weighted_mpjpe(moved, y, weights=[1] * 17)) == pytest.approx(float(metrics.mpjpe(moved, y)))
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get_loss("l2")
+
+
+def test_bone_length_error_sees_lengths_not_positions():
+    y = torch.randn(2, 5, 17, 3)
+    R = torch.linalg.qr(torch.randn(3, 3))[0]
+    assert float(losses.bone_length_error(y @ R.T + 1.0, y)) == pytest.approx(0, abs=1e-5)  # rigid motion
+    longer = y.clone()
+    longer[..., 13, :] += 0.1 * (y[..., 13, :] - y[..., 12, :])  # left wrist: forearm 10 % longer, one of 16 bones
+    forearm = (y[..., 13, :] - y[..., 12, :]).norm(dim=-1)
+    assert float(losses.bone_length_error(longer, y)) == pytest.approx(float(0.1 * forearm.mean() / 16), rel=1e-4)

@@ -53,6 +53,8 @@ def test_config_errors_are_one_clear_message(tmp_path, capsys):
         load_config(None, ["trainer.lr=1"])
     with pytest.raises(ConfigError, match=r"train.epochs: expected int, got 'many'"):
         load_config(None, ["train.epochs=many"])
+    with pytest.raises(ConfigError, match="bone_weight must be >= 0"):
+        load_config(None, ["train.bone_weight=-1"])
     with pytest.raises(ConfigError, match="data.kind must be one of"):
         load_config(None, ["data.kind=coco"])
     assert main(["train", str(bad)]) == 2
@@ -111,7 +113,8 @@ def test_train_then_evaluate(tmp_path, h36m_root, capsys):
 
 def test_seq2frame_tpc_trains_on_the_kept_frames_and_selection_on_test_is_labelled(tmp_path, h36m_root):
     cfg = load_config(tiny_config(tmp_path, h36m_root, name="tpc_mixste_243",
-                                  train={"epochs": 1, "steps_per_epoch": 2, "select_on": "test"}))
+                                  train={"epochs": 1, "steps_per_epoch": 2, "select_on": "test",
+                                         "bone_weight": 0.5}))
     result = train(cfg, device="cpu", progress=False)
     assert result["best"]["selected_on"].startswith("test set (the official practice")
     report = evaluate_path(cfg.out, split="test", progress=False)

@@ -37,6 +37,7 @@ class TrainConfig:
     optimizer:       "adamw", "adam" (``amsgrad`` for MHFormer's recipe) or "sgd" (with ``momentum``).
     lr schedule:     after epoch e (1-based) lr *= lr_decay_large if e % lr_decay_epoch == 0 else lr_decay.
     loss:            "mixste" (WMPJPE + 0.5 TC + 2 MPJVE), "mpjpe" or "motionbert" (MPJPE + 0.5 N-MPJPE + 20 vel).
+    bone_weight:     weight of an extra bone-length error term (metres; 0: the paper's recipes, off).
     amp:             mixed precision on GPU (bfloat16 where supported, else float16 with loss scaling); ignored on CPU.
     select_on:       "val" (best.pt = best validation P1), "test" (the official practice, labelled as such) or
                      "last" (no selection).
@@ -56,6 +57,7 @@ class TrainConfig:
     lr_decay_large: float = 0.5
     lr_decay_epoch: int = 200
     loss: str = "mixste"
+    bone_weight: float = 0.0
     seed: int = 1126
     amp: bool = True
     grad_clip: float | None = None
@@ -70,7 +72,8 @@ class TrainConfig:
                   (self.select_on in ("val", "test", "last"), "train.select_on must be 'val', 'test' or 'last'"),
                   (self.flip in ("double", "random", "none"), "train.flip must be 'double', 'random' or 'none'"),
                   (self.stride is None or self.stride >= 1, "train.stride must be >= 1"),
-                  (self.val_every >= 1, "train.val_every must be >= 1")]
+                  (self.val_every >= 1, "train.val_every must be >= 1"),
+                  (self.bone_weight >= 0, "train.bone_weight must be >= 0")]
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)

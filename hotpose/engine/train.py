@@ -26,7 +26,7 @@ from hotpose.engine.config import Config, ConfigError, dump_config
 from hotpose.engine.distributed import Dist, all_gather_objects, all_sum, barrier, setup, teardown
 from hotpose.engine.evaluate import score_sequences, summarize
 from hotpose.hourglass.gather import gather_frames
-from hotpose.losses import get_loss
+from hotpose.losses import bone_length_error, get_loss
 from hotpose.registry import build_model
 
 SELECTED_ON = {"val": "validation split",
@@ -150,6 +150,8 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
             if pred.shape[1] != y.shape[1]:  # seq2frame TPC: targets at the kept frames
                 y = gather_frames(y, out_.keep_idx)
             loss = loss_fn(pred, y)
+            if t.bone_weight:
+                loss = loss + t.bone_weight * bone_length_error(pred, y)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss * weight).backward()
             if t.grad_clip:
