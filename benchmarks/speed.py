@@ -1,10 +1,17 @@
 """Inference speed of the HoT models against their full backbones, and how close MixSTE runs to the matmul peak.
 
 Usage: python benchmarks/speed.py [--runs 7] [--device cpu|cuda] [--out docs/benchmarks.md] [--breakdown]
+                                  [--official PATH/TO/HoT]
 
 Every pair is measured in one process with the runs interleaved (full, HoT, full, HoT, ...) so that a noisy machine
 slows both alike; the median of the runs is reported. The matmul peak is measured in the same run. Results are
 appended to the output file as a dated section, with the machine it ran on.
+
+``--official DIR`` times the official HoT code too, from a checkout of NationalGAILab/HoT that you provide (it is
+not part of this repository; it needs ``einops``, and ``timm`` is stood in for by our own DropPath when absent): for
+MixSTE / HoT w. MixSTE and MotionBERT / HoT w. MotionBERT, each official model is built at the paper's size, its
+weights are loaded into ours with ``hotpose.load_official`` (outputs checked equal), and the four models of a family
+are timed interleaved in one process, so that the official speed-up and ours are measured under the same load.
 
 ``--breakdown`` also times the parts of each forward pass (the stages that see every frame, the frame selection, the
 stages on the kept frames, the recovery, the head; the rest is embedding, gathering and norms) by wrapping the
@@ -44,17 +51,104 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def time_interleaved(calls, runs: int, device) -> list[list[float]]:
+    """Seconds of each of ``calls`` (no-argument callables), run in turn ``runs`` times after two warm-up calls each,
+    so that a noisy machine slows them alike."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    times = [[] for _ in calls]
+    with torch.inference_mode():
+        for fn in calls:
+            efficiency.time_call(fn, runs=0, warmup=2, sync=sync)
+        for _ in range(runs):
+            for fn, t in zip(calls, times):
+                t += efficiency.time_call(fn, runs=1, warmup=0, sync=sync)
+    return times
+
+
 def time_pair(a, b, runs: int, device, batch: int = 1) -> tuple[list[float], list[float]]:
     xa, xb = efficiency.example_input(a, batch), efficiency.example_input(b, batch)
-    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
-    ta, tb = [], []
-    with torch.inference_mode():
-        for model, x in ((a, xa), (b, xb)):
-            efficiency.time_call(lambda: model(x), runs=0, warmup=2, sync=sync)
-        for _ in range(runs):
-            ta += efficiency.time_call(lambda: a(xa), runs=1, warmup=0, sync=sync)
-            tb += efficiency.time_call(lambda: b(xb), runs=1, warmup=0, sync=sync)
+    ta, tb = time_interleaved([lambda: a(xa), lambda: b(xb)], runs, device)
     return ta, tb
+
+
+# Our model -> (file of the official repository, its constructor's argparse fields at the paper's size).
+OFFICIAL = {
+    "mixste_243": ("model/mixste/mixste.py", dict(channel=512, d_hid=1024, frames=243, n_joints=17)),
+    "hot_mixste_243": ("model/mixste/hot_mixste.py",
+                       dict(channel=512, d_hid=1024, frames=243, n_joints=17, token_num=81, layer_index=3)),
+    "motionbert_243": ("model/motionbert/motionbert.py", dict(maxlen=243)),
+    "hot_motionbert_243": ("model/motionbert/hot_motionbert.py", dict(maxlen=243)),
+}
+
+
+def official_model(root: Path, name: str) -> tuple[torch.nn.Module, str]:
+    """Build the official model behind our ``name`` from the checkout ``root``: (model in eval mode, arch name)."""
+    import argparse
+    import contextlib
+    import importlib.util
+    import io
+    import types
+
+    if importlib.util.find_spec("einops") is None:
+        raise SystemExit("--official needs einops (pip install einops), which the official files import")
+    try:
+        import timm.models.layers  # noqa: F401
+    except ImportError:  # the files use timm only for DropPath and trunc_normal_: stand in for it
+        from hotpose.layers.drop_path import DropPath
+
+        layers = types.ModuleType("timm.models.layers")
+        layers.DropPath, layers.trunc_normal_ = DropPath, torch.nn.init.trunc_normal_
+        for mod in ("timm", "timm.models"):
+            sys.modules.setdefault(mod, types.ModuleType(mod))
+        sys.modules["timm.models.layers"] = layers
+    rel, fields = OFFICIAL[name]
+    path = root / rel
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: --official takes the root of a NationalGAILab/HoT checkout")
+    spec = importlib.util.spec_from_file_location(f"official_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with contextlib.redirect_stdout(io.StringIO()):  # hot_motionbert prints its settings
+        model = module.Model(argparse.Namespace(**fields))
+    return model.eval(), path.stem
+
+
+def official_section(root: Path, runs: int, device, kernels: str, peak: float) -> list[str]:
+    """Time the official MixSTE / MotionBERT families beside ours (same weights, interleaved)."""
+    lines = ["\nThe official code (a NationalGAILab/HoT checkout, `--official`) timed beside ours in the same run: same "
+             "weights (loaded into ours with `hotpose.load_official`), the four models of a family interleaved. "
+             "'ours / official': how many times faster our model runs.\n",
+             "| model | official ms | % of peak | ours ms | % of peak | ours / official | outputs equal (max abs diff) |",
+             "|---|---|---|---|---|---|---|"]
+    ratios = []
+    for full_name, hot_name in (("mixste_243", "hot_mixste_243"), ("motionbert_243", "hot_motionbert_243")):
+        calls, rows = [], []
+        for name in (full_name, hot_name):
+            off, arch = official_model(root, name)
+            off.to(device)
+            ours = hotpose.load_official(arch, off.state_dict()).eval().to(device)
+            x = efficiency.example_input(ours)
+            with torch.inference_mode():
+                torch.manual_seed(0)
+                want = off(x)
+                torch.manual_seed(0)
+                diff = float((ours(x).pose - want).abs().max())
+            use_kernels(ours, kernels)
+            calls += [lambda m=off, x=x: m(x), lambda m=ours, x=x: m(x)]
+            rows.append((name, efficiency.count_flops(ours, "full"), diff))
+        med = [statistics.median(t) for t in time_interleaved(calls, runs, device)]
+        for k, (name, flops, diff) in enumerate(rows):
+            so, su = med[2 * k], med[2 * k + 1]
+            lines.append(f"| {name} | {so * 1e3:.1f} | {flops / so / peak:.0%} | {su * 1e3:.1f} | "
+                         f"{flops / su / peak:.0%} | {so / su:.2f}x | {diff:.1e} |")
+            print(f"{name:>20}: official {so * 1e3:8.1f} ms, ours {su * 1e3:8.1f} ms ({so / su:.2f}x faster), "
+                  f"outputs differ by {diff:.1e}", flush=True)
+        ratios.append((full_name, hot_name, med[0] / med[2], med[1] / med[3], rows[0][1] / rows[1][1]))
+    lines += ["", "| pair | official speed-up | ours | full-FLOPs ratio |", "|---|---|---|---|"]
+    for full_name, hot_name, r_off, r_ours, r_flops in ratios:
+        lines.append(f"| {hot_name} vs {full_name} | {r_off:.2f}x | {r_ours:.2f}x | {r_flops:.2f}x |")
+        print(f"{hot_name} vs {full_name}: official {r_off:.2f}x, ours {r_ours:.2f}x, FLOPs {r_flops:.2f}x")
+    return lines
 
 
 def breakdown(model, x, runs: int, sync) -> dict:
@@ -132,6 +226,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=1, help="windows per forward pass")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     p.add_argument("--breakdown", action="store_true", help="also time the parts of each pass (see the docstring)")
+    p.add_argument("--official", type=Path, metavar="DIR",
+                   help="also time the official code from this NationalGAILab/HoT checkout (see the docstring)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
@@ -176,6 +272,8 @@ def main(argv=None) -> int:
         lines.append(f"| {r['full']} | {r['s_full'] * 1e3:.1f} | {r['fps_full']:.1f} | {r['eff_full']:.0%} | "
                      f"{r['hot']} | {r['s_hot'] * 1e3:.1f} | {r['fps_hot']:.1f} | {r['eff_hot']:.0%} | "
                      f"{r['ratio']:.2f}x | {r['flops_ratio']:.2f}x |")
+    if args.official:
+        lines += official_section(args.official, args.runs, device, args.kernels, peak)
     if args.breakdown:
         lines += breakdown_section([(r["full"], r["hot"]) for r in rows], args.runs, device, args.kernels)
     out = Path(args.out)
