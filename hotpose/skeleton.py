@@ -14,6 +14,27 @@ PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 LEFT = (4, 5, 6, 11, 12, 13)
 RIGHT = (1, 2, 3, 14, 15, 16)
 NUM_JOINTS = 17
+# Bones named by body part, each bone given by its child joint (the bone runs from PARENTS[j] to j); left and right
+# bones of a part share an entry, so that a body can be rescaled symmetrically.
+BONE_GROUPS = {"hips": (1, 4), "thighs": (2, 5), "shanks": (3, 6), "spine": (7,), "chest": (8,), "neck": (9,),
+               "head": (10,), "shoulders": (11, 14), "upper_arms": (12, 15), "forearms": (13, 16)}
+
+
+def rescale_bones(poses: np.ndarray, factors: dict, parents=PARENTS, groups=BONE_GROUPS) -> np.ndarray:
+    """Change a body's proportions: (T, J, 3) joint positions -> (T, J, 3) with every bone of ``groups[name]``
+    lengthened by ``factors[name]`` (bones not named keep their length). Each bone keeps its direction and the
+    joints below it move with it; the root stays in place. ``parents`` must list parents before children."""
+    scale = np.ones(len(parents))
+    for name, f in factors.items():
+        if name not in groups:
+            raise KeyError(f"unknown bone group {name!r}; expected one of {sorted(groups)}")
+        scale[list(groups[name])] = f
+    poses = np.asarray(poses, dtype=np.float64)
+    shift = np.zeros_like(poses)  # how far each joint moves: its parent's shift plus its own bone's change
+    for j in range(1, len(parents)):
+        p = parents[j]
+        shift[:, j] = shift[:, p] + (scale[j] - 1.0) * (poses[:, j] - poses[:, p])
+    return poses + shift
 
 
 def flip_permutation(left=LEFT, right=RIGHT, joints: int = NUM_JOINTS) -> list[int]:

@@ -150,6 +150,50 @@ def test_motion_reader_projects_and_keeps_bodies_in_view(tmp_path):
         read_motion(tmp_path / "m.npz", ["A"])
 
 
+def test_motion_reader_rescales_training_bodies(tmp_path):
+    """bone_scale gives every training view a body of other proportions (fixed per view, left and right alike);
+    the test split keeps the recorded body."""
+    from hotpose.skeleton import BONE_GROUPS, PARENTS, rescale_bones
+
+    walk = synthetic_motion(30, np.random.default_rng(0))
+    np.savez(tmp_path / "m.npz", positions_3d={"A": {"walk 1": walk}, "B": {"walk 2": walk.copy()}})
+
+    def bones(seq):  # (T, 16) bone lengths of the root-relative camera-frame targets
+        t = seq.targets
+        return np.linalg.norm(t[:, 1:] - t[:, list(PARENTS[1:])], axis=-1)
+
+    ranges = {"hips": [1.5, 2.0], "thighs": [0.8, 0.9]}
+    plain = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1")
+    scaled = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", bone_scale=ranges)
+    again = read_motion(tmp_path / "m.npz", ["A", "B"], camera_subject="S1", bone_scale=ranges)
+    factors = []
+    for p_, s_ in zip(plain, scaled):
+        ratio = bones(s_) / bones(p_)
+        np.testing.assert_allclose(ratio, ratio[:1].repeat(len(ratio), 0), rtol=1e-4)  # fixed over time
+        f = ratio[0]
+        hips, thighs = [j - 1 for j in BONE_GROUPS["hips"]], [j - 1 for j in BONE_GROUPS["thighs"]]
+        assert 1.5 <= f[hips[0]] <= 2.0 and f[hips[0]] == pytest.approx(f[hips[1]], rel=1e-4)  # left = right
+        assert 0.8 <= f[thighs[0]] <= 0.9
+        others = [k for k in range(16) if k not in hips + thighs]
+        np.testing.assert_allclose(f[others], 1, rtol=1e-4)
+        factors.append(f[hips[0]])
+    assert len(set(np.round(factors, 6))) == len(factors)  # a body per view
+    np.testing.assert_array_equal(again[0].inputs, scaled[0].inputs)  # fixed per view, whatever else is loaded
+    cfg = DataConfig(kind="motion", root=str(tmp_path), file_3d="m.npz", camera_subject="S1",
+                     train_subjects=["A"], test_subjects=["A"], bone_scale=ranges)
+    splits = load_splits(cfg, ["train", "test"])
+    np.testing.assert_array_equal(splits["train"][0].inputs, scaled[0].inputs)
+    np.testing.assert_array_equal(splits["test"][0].inputs, plain[0].inputs)
+
+    moved = rescale_bones(walk, {"upper_arms": 2.0})
+    np.testing.assert_array_equal(moved[:, :12], walk[:, :12])  # the root and the joints above the elbow stay
+    np.testing.assert_allclose(moved[:, 13] - moved[:, 12], walk[:, 13] - walk[:, 12], atol=1e-12)  # forearm kept
+    with pytest.raises(DataError, match="unknown bone group 'tail'"):
+        read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", bone_scale={"tail": [1, 2]})
+    with pytest.raises(DataError, match="0 < low <= high"):
+        read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", bone_scale={"hips": [2, 1]})
+
+
 def test_splits_hold_out_whole_sequences(h36m):
     cfg = DataConfig(kind="h36m", root=str(h36m["3d"].parent), train_subjects=["S1", "S5"],
                      test_subjects=["S9"], val_fraction=0.3)

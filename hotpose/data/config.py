@@ -38,8 +38,10 @@ class DataConfig:
     max_sequences:   keep at most this many camera views per split, evenly spread (small runs); None: all.
     views_per_action: motion: keep this many of the cameras per (subject, action), drawn with noise_seed.
     root_motion, noise_px, outlier_prob, outlier_px, noise_seed, min_depth, missing_prob, missing_max_gap: motion
-                     projection
-                     (see :mod:`hotpose.data.motion`).
+                     projection (see :mod:`hotpose.data.motion`).
+    bone_scale:      motion, training and validation views only: {bone group: [low, high]} ranges of the factors
+                     that give each view a body of other proportions (see :mod:`hotpose.data.motion`); the test
+                     split keeps the recorded bodies.
     """
 
     kind: str = "h36m"
@@ -67,6 +69,7 @@ class DataConfig:
     views_per_action: int | None = None
     missing_prob: float = 0.0
     missing_max_gap: int = 10
+    bone_scale: dict | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -111,7 +114,7 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
     return read_motion(cfg.path(cfg.file_3d), subjects, load_cameras(cfg.cameras), rig, cfg.actions,
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
                        cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
-                       cfg.missing_max_gap)
+                       cfg.missing_max_gap, None if test else cfg.bone_scale)
 
 
 def hold_out(seqs: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Sequence], list[Sequence]]:

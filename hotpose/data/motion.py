@@ -10,6 +10,11 @@ handled first (``root_motion``):
 * ``"centre"``: move each sequence so that its mean pelvis x/y is at the capture centre.
 * ``"keep"``: use the positions as they are (Human3.6M mocap with its own cameras).
 
+For motion of one body (mocap retargeted to one rig), ``bone_scale`` gives every training view a body of other
+proportions: per view, each bone group of :data:`hotpose.skeleton.BONE_GROUPS` is lengthened by a factor drawn
+uniformly from its ``[low, high]`` range (left and right alike), so that a model does not learn one body's
+proportions as a fact.
+
 Every projected point must lie at least ``min_depth`` metres in front of its camera; otherwise a DataError says how
 many frame-views fail.
 """
@@ -24,6 +29,7 @@ from hotpose.data.cameras import Camera, CameraSet, load_cameras
 from hotpose.data.h36m import load_positions_3d
 from hotpose.data.io import DataError
 from hotpose.data.sequence import Sequence, filter_actions, root_relative
+from hotpose.skeleton import BONE_GROUPS, rescale_bones
 
 ROOT_MOTION = ("follow", "centre", "keep")
 
@@ -76,6 +82,19 @@ def drop_and_fill(uv: np.ndarray, rng: np.random.Generator, missing_prob: float,
     return out
 
 
+def draw_bone_factors(ranges: dict, rng: np.random.Generator) -> dict:
+    """{bone group: factor} drawn uniformly from each group's ``[low, high]`` in ``ranges``."""
+    out = {}
+    for name in sorted(ranges):
+        if name not in BONE_GROUPS:
+            raise DataError(f"bone_scale: unknown bone group {name!r}; expected some of {sorted(BONE_GROUPS)}")
+        low, high = (float(v) for v in ranges[name])
+        if not 0 < low <= high:
+            raise DataError(f"bone_scale.{name} must be [low, high] with 0 < low <= high, got {ranges[name]}")
+        out[name] = rng.uniform(low, high)
+    return out
+
+
 def view(world: np.ndarray, camera: Camera, min_depth: float, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(T, J, 3) world metres -> pixels (T, J, 2) and root-relative camera-frame targets (T, J, 3)."""
     cam = camera.world_to_camera(world)
@@ -90,7 +109,7 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                 actions=None, root_motion: str = "follow", noise_px: float = 0.0, outlier_prob: float = 0.0,
                 outlier_px: float = 0.0, noise_seed: int = 0, min_depth: float = 1.0,
                 camera_ids=None, views_per_action: int | None = None, missing_prob: float = 0.0,
-                missing_max_gap: int = 10) -> list[Sequence]:
+                missing_max_gap: int = 10, bone_scale: dict | None = None) -> list[Sequence]:
     """One :class:`Sequence` per (subject, action, camera) with projected (and optionally noisy) 2D inputs.
 
     cameras:        camera set (None: the packaged Human3.6M cameras).
@@ -100,6 +119,8 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
     views_per_action: keep this many of the (pooled) cameras per (subject, action), drawn from ``noise_seed``
                     (None: all of them).
     missing_prob, missing_max_gap: simulated missing joints, filled by interpolation (see :func:`drop_and_fill`).
+    bone_scale:     {bone group: [low, high]}: every view gets a body rescaled by factors drawn from these ranges
+                    (see the module docstring); None: the bodies as recorded.
     The noise is drawn once per view from ``noise_seed`` and the view's name (a fixed "detector output", not an
     augmentation; the same whichever split loads the view).
     """
@@ -129,7 +150,11 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                     len(views), views_per_action, replace=False)
                 chosen = [views[i] for i in sorted(pick)]
             for rig, cam, name in chosen:
-                world = place(pos[s][a], root_motion, centres[rig])
+                world = pos[s][a]
+                if bone_scale:
+                    body_rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}/body".encode())])
+                    world = rescale_bones(world, draw_bone_factors(bone_scale, body_rng))
+                world = place(world, root_motion, centres[rig])
                 uv, target = view(world, cam, min_depth, f"{path}: {s}/{a}")
                 rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}".encode())])
                 uv = uv + detector_noise(uv.shape, rng, noise_px, outlier_prob, outlier_px)
