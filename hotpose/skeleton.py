@@ -20,6 +20,12 @@ BONE_GROUPS = {"hips": (1, 4), "thighs": (2, 5), "shanks": (3, 6), "spine": (7,)
                "head": (10,), "shoulders": (11, 14), "upper_arms": (12, 15), "forearms": (13, 16)}
 
 
+def bone_length_series(poses, parents=PARENTS) -> np.ndarray:
+    """(..., T, J, 3) joint positions -> (..., T, J - 1) length of every bone (child joints 1..J-1) in every frame."""
+    p = np.asarray(poses, dtype=np.float64)
+    return np.linalg.norm(p[..., 1:, :] - p[..., list(parents[1:]), :], axis=-1)
+
+
 def rescale_bones(poses: np.ndarray, factors: dict, parents=PARENTS, groups=BONE_GROUPS) -> np.ndarray:
     """Change a body's proportions: (T, J, 3) joint positions -> (T, J, 3) with every bone of ``groups[name]``
     lengthened by ``factors[name]`` (bones not named keep their length). Each bone keeps its direction and the

@@ -153,14 +153,13 @@ def test_motion_reader_projects_and_keeps_bodies_in_view(tmp_path):
 def test_motion_reader_rescales_training_bodies(tmp_path):
     """bone_scale gives every training view a body of other proportions (fixed per view, left and right alike);
     the test split keeps the recorded body."""
-    from hotpose.skeleton import BONE_GROUPS, PARENTS, rescale_bones
+    from hotpose.skeleton import BONE_GROUPS, bone_length_series, rescale_bones
 
     walk = synthetic_motion(30, np.random.default_rng(0))
     np.savez(tmp_path / "m.npz", positions_3d={"A": {"walk 1": walk}, "B": {"walk 2": walk.copy()}})
 
     def bones(seq):  # (T, 16) bone lengths of the root-relative camera-frame targets
-        t = seq.targets
-        return np.linalg.norm(t[:, 1:] - t[:, list(PARENTS[1:])], axis=-1)
+        return bone_length_series(seq.targets)
 
     ranges = {"hips": [1.5, 2.0], "thighs": [0.8, 0.9]}
     plain = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
+from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, bone_length_series
 
 __all__ = ["write_bvh", "read_bvh", "bone_lengths", "normalise_bone_lengths", "euler_zxy", "rotation_zxy"]
 
@@ -60,11 +60,7 @@ _JOINTS = _hierarchy()
 
 def bone_lengths(pose) -> np.ndarray:
     """Median length of each bone (child joint index j, parent PARENTS[j]) over the sequence: (17,), 0 for the root."""
-    p = np.asarray(pose, dtype=np.float64)
-    lengths = np.zeros(NUM_JOINTS)
-    for j in range(1, NUM_JOINTS):
-        lengths[j] = np.median(np.linalg.norm(p[:, j] - p[:, PARENTS[j]], axis=-1))
-    return lengths
+    return np.concatenate([[0.0], np.median(bone_length_series(pose), axis=0)])
 
 
 def normalise_bone_lengths(pose, lengths=None) -> np.ndarray:

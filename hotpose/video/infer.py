@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..skeleton import bone_length_series
 from .bvh import write_bvh
 from .export import save_outputs
 from .keypoints import to_h36m
@@ -121,13 +122,8 @@ def bone_cv(pose_3d, valid=None) -> float:
     pose = np.asarray(pose_3d, np.float64)
     if valid is not None and np.asarray(valid).any():
         pose = pose[np.asarray(valid, bool)]
-    lengths = np.linalg.norm(pose[:, 1:] - pose[:, list(_parents())[1:]], axis=-1)  # (T, 16)
+    lengths = bone_length_series(pose)  # (T, 16)
     return float(np.mean(lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)))
-
-
-def _parents():
-    from ..skeleton import PARENTS
-    return PARENTS
 
 
 def load_lifter(checkpoint: str | None = None, arch: str | None = None):
