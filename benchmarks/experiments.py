@@ -253,10 +253,22 @@ def main() -> int:
     return 0
 
 
+def verdict(base: dict, hot: dict) -> tuple[float, float, bool]:
+    """The issue's criterion for one pair of results: (P1 change %, paper-FLOP saving %, within 5 % at >= 35 %)."""
+    dp1 = (hot["p1"] / base["p1"] - 1) * 100
+    dfl = (1 - hot["flops_paper"] / base["flops_paper"]) * 100
+    return dp1, dfl, dp1 <= 5 and dfl >= 35
+
+
+def motion(r: dict) -> float:
+    """The motion figure of one result (frame_stats' "speed"); NaN for seq2frame models."""
+    return r["split"]["speed"] if "split" in r else float("nan")
+
+
 def why(R, long_jobs) -> str:
     """What explains the criterion's outcome: the argument is written here, every figure in it comes from R."""
     def m(n):
-        return R[n]["split"]["speed"]
+        return motion(R[n])
 
     def moves(n):
         return ("it gives about one pose to the whole window" if m(n) < 0.1 else
@@ -268,7 +280,7 @@ def why(R, long_jobs) -> str:
     t = ["### Why HoT w. MixSTE trails MixSTE here\n",
          f"- **Not the pruning.** The same hourglass (TPC keeps 9 of 27 frames before stage 1) with linear-interpolation "
          f"recovery scores {lin['p1']:.1f} mm against MixSTE's {base['p1']:.1f} mm "
-         f"({(lin['p1'] / base['p1'] - 1) * 100:+.1f} %) at the same budget; its motion is {m('hot_mixste_243_linear'):.2f} "
+         f"({verdict(base, lin)[0]:+.1f} %) at the same budget; its motion is {m('hot_mixste_243_linear'):.2f} "
          f"(MixSTE {m('mixste_243'):.2f}).",
          f"- **TRA at the start of its training.** HoT w. MixSTE's motion is {m('hot_mixste_243'):.2f}: "
          f"{moves('hot_mixste_243')}, and its error on the frames TPC kept ({sp['selected']:.1f} mm) is "
@@ -299,7 +311,7 @@ def why(R, long_jobs) -> str:
                  f"MixSTE's motion is {m('long/hot_mixste_243'):.2f} (short runs: {m('hot_mixste_243'):.2f}); over the "
                  f"last {k} epochs its validation P1 fell by {fall(h):.1f} mm (to {lh['best']['score']:.1f} mm), "
                  f"MixSTE's by {fall(hb):.1f} mm; the test gap is "
-                 f"{(lh['p1'] / R['long/mixste_243']['p1'] - 1) * 100:+.1f} %. "
+                 f"{verdict(R['long/mixste_243'], lh)[0]:+.1f} %. "
                  f"The official recipe trains for about {OFFICIAL_STEPS:,} steps (160 epochs of ~"
                  f"{OFFICIAL_STEPS // 160:,} batches of 4 clips on Human3.6M); the runs here are "
                  f"{R['mixste_243']['history'][-1]['step']:,} and {h[-1]['step']:,} steps, so the criterion measures "
@@ -410,16 +422,8 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
     split_table("recovery", ["hot_mixste_243"])
 
     # the issue's criterion, at every training budget run
-    def verdict(base, hot):
-        dp1 = (hot["p1"] / base["p1"] - 1) * 100
-        dfl = (1 - hot["flops_paper"] / base["flops_paper"]) * 100
-        return dp1, dfl, dp1 <= 5 and dfl >= 35
-
     def steps(n):
         return R[n]["history"][-1]["step"]
-
-    def motion(n):
-        return R[n]["split"]["speed"] if "split" in R[n] else float("nan")
 
     w("## The issue's criterion\n")
     budgets = [("", "short runs")] + ([("long/", "long runs")] if long_jobs else [])
@@ -428,19 +432,19 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         dp1, dfl, holds = verdict(base, hot)
         w(f"- {label} ({steps(prefix + 'mixste_243')} steps): HoT w. MixSTE vs MixSTE: P1 {hot['p1']:.1f} vs "
           f"{base['p1']:.1f} mm ({dp1:+.1f} %), paper-convention FLOPs {hot['flops_paper'] / 1e6:.1f} M vs "
-          f"{base['flops_paper'] / 1e6:.1f} M ({dfl:.1f} % fewer); motion {motion(prefix + 'hot_mixste_243'):.2f} "
-          f"vs {motion(prefix + 'mixste_243'):.2f}. Within 5 % of P1 at >= 35 % fewer FLOPs: "
+          f"{base['flops_paper'] / 1e6:.1f} M ({dfl:.1f} % fewer); motion {motion(R[prefix + 'hot_mixste_243']):.2f} "
+          f"vs {motion(R[prefix + 'mixste_243']):.2f}. Within 5 % of P1 at >= 35 % fewer FLOPs: "
           f"**{'holds' if holds else 'does not hold'}**.")
         lin = R.get(prefix + "hot_mixste_243_linear")
         if lin:
             dl, _, hl = verdict(base, lin)
             w(f"  The same hourglass with linear-interpolation recovery (`hot_mixste_243_linear`): P1 {lin['p1']:.1f} "
-              f"mm ({dl:+.1f} %), motion {motion(prefix + 'hot_mixste_243_linear'):.2f}: "
+              f"mm ({dl:+.1f} %), motion {motion(R[prefix + 'hot_mixste_243_linear']):.2f}: "
               f"**{'holds' if hl else 'does not hold'}**.")
     mb, hmb = R["motionbert_243"], R["hot_motionbert_243"]
     w(f"- HoT w. MotionBERT vs MotionBERT ({steps('motionbert_243')} steps): P1 {hmb['p1']:.1f} vs {mb['p1']:.1f} mm "
-      f"({(hmb['p1'] / mb['p1'] - 1) * 100:+.1f} %), FLOPs {(1 - hmb['flops_paper'] / mb['flops_paper']) * 100:.1f} % "
-      f"fewer; motion {motion('hot_motionbert_243'):.2f} vs {motion('motionbert_243'):.2f}.\n")
+      f"({verdict(mb, hmb)[0]:+.1f} %), FLOPs {verdict(mb, hmb)[1]:.1f} % "
+      f"fewer; motion {motion(R['hot_motionbert_243']):.2f} vs {motion(R['motionbert_243']):.2f}.\n")
     still = [n for n in ov if len(R[n]["history"]) > 1
              and R[n]["history"][-1].get("val_p1_mm", 0) < R[n]["history"][-2].get("val_p1_mm", 0)]
     w(f"Validation P1 still fell in the last epoch for {len(still)} of {len(ov)} runs "
@@ -465,7 +469,7 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         for n, _, _ in long_jobs:
             r, sp = R[n], R[n].get("split", {})
             cells = " | ".join(f"{sp[k]:.1f}" if k in sp else "-" for k in ("all", "selected", "pruned"))
-            w(f"| `{n.split('/', 1)[1]}` | {steps(n)} | **{r['p1']:.1f}** | {r['p2']:.1f} | {motion(n):.2f} | "
+            w(f"| `{n.split('/', 1)[1]}` | {steps(n)} | **{r['p1']:.1f}** | {r['p2']:.1f} | {motion(R[n]):.2f} | "
               f"{cells} | {r['train_s']:.0f} s |")
         w("")
     w("## Orderings compared with the paper\n")
