@@ -193,6 +193,40 @@ def test_motion_reader_rescales_training_bodies(tmp_path):
         read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", bone_scale={"hips": [2, 1]})
 
 
+def test_motion_reader_places_training_bodies(tmp_path):
+    """placement moves each training view's body to a depth within the range and an image position within the
+    offset (fixed per view); the root-relative targets are unchanged, the test split keeps the capture centre."""
+    from hotpose.data.cameras import load_cameras
+
+    walk = synthetic_motion(30, np.random.default_rng(0))
+    np.savez(tmp_path / "m.npz", positions_3d={"A": {"walk 1": walk}})
+    placement = {"distance": [8.0, 12.0], "offset": 0.5}
+    plain = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1")
+    placed = read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", placement=placement)
+    cams = {c.id: c for c in load_cameras().of("S1")}
+    roots = []
+    for p_, q_ in zip(plain, placed):
+        np.testing.assert_allclose(q_.targets, p_.targets, atol=1e-6)  # a translation: targets unchanged
+        root = q_.inputs[:, 0].mean(0)
+        assert np.all(np.abs(root) <= 0.5 + 0.05)  # near the drawn image point (the body moves about it)
+        height = np.ptp(q_.inputs[..., 1], axis=-1).mean()
+        cam = cams[q_.camera]
+        # ~1.7 m body seen from 8-12 m: its height in normalised units is about 2 f / w * 1.7 / depth
+        depth = 2 * cam.focal[1] / cam.res_w * np.ptp(walk[..., 2], axis=-1).mean() / height
+        assert 7.0 < depth < 13.5
+        roots.append(tuple(np.round(root, 4)))
+    assert len(set(roots)) == len(roots)  # a placement per view
+    cfg = DataConfig(kind="motion", root=str(tmp_path), file_3d="m.npz", camera_subject="S1",
+                     train_subjects=["A"], test_subjects=["A"], placement=placement)
+    splits = load_splits(cfg, ["train", "test"])
+    np.testing.assert_array_equal(splits["train"][0].inputs, placed[0].inputs)
+    np.testing.assert_array_equal(splits["test"][0].inputs, plain[0].inputs)
+    for bad, msg in (({"distance": [5, 2]}, "0 < distance low <= high"), ({"offset": 0.2}, "distance: \\[low"),
+                     ({"distance": [3, 9], "angle": 1}, "unknown key")):
+        with pytest.raises(DataError, match=msg):
+            read_motion(tmp_path / "m.npz", ["A"], camera_subject="S1", placement=bad)
+
+
 def test_splits_hold_out_whole_sequences(h36m):
     cfg = DataConfig(kind="h36m", root=str(h36m["3d"].parent), train_subjects=["S1", "S5"],
                      test_subjects=["S9"], val_fraction=0.3)

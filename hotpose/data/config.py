@@ -70,6 +70,7 @@ class DataConfig:
     missing_prob: float = 0.0
     missing_max_gap: int = 10
     bone_scale: dict | None = None
+    placement: dict | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -114,7 +115,8 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
     return read_motion(cfg.path(cfg.file_3d), subjects, load_cameras(cfg.cameras), rig, cfg.actions,
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
                        cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
-                       cfg.missing_max_gap, None if test else cfg.bone_scale)
+                       cfg.missing_max_gap, None if test else cfg.bone_scale,
+                       None if test else cfg.placement)
 
 
 def hold_out(seqs: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Sequence], list[Sequence]]:

@@ -15,6 +15,14 @@ proportions: per view, each bone group of :data:`hotpose.skeleton.BONE_GROUPS` i
 uniformly from its ``[low, high]`` range (left and right alike), so that a model does not learn one body's
 proportions as a fact.
 
+``placement`` (also per training view) moves the body within the camera's view, so that a model sees people at
+other distances and image positions than the capture centre gives (about 5 m away, near the image centre, for the
+Human3.6M cameras), as people in real videos are: ``{"distance": [low, high], "offset": r}`` puts the view's mean
+root position at a depth drawn log-uniformly from [low, high] metres, on the viewing ray through a point drawn
+uniformly within +-r of the image centre in normalised screen coordinates (x, and y clipped to the image's
+height). It is a translation in the camera's frame, so the root-relative 3D targets do not change; only the
+projection does, with its true perspective.
+
 Every projected point must lie at least ``min_depth`` metres in front of its camera; otherwise a DataError says how
 many frame-views fail.
 """
@@ -95,9 +103,40 @@ def draw_bone_factors(ranges: dict, rng: np.random.Generator) -> dict:
     return out
 
 
-def view(world: np.ndarray, camera: Camera, min_depth: float, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """(T, J, 3) world metres -> pixels (T, J, 2) and root-relative camera-frame targets (T, J, 3)."""
+def check_placement(placement: dict) -> tuple[float, float, float]:
+    """``{"distance": [low, high], "offset": r}`` -> (low, high, r), or a DataError saying what is wrong."""
+    unknown = sorted(set(placement) - {"distance", "offset"})
+    if unknown:
+        raise DataError(f"placement: unknown key(s) {unknown}; expected 'distance' and 'offset'")
+    try:
+        low, high = (float(v) for v in placement.get("distance"))
+        offset = float(placement.get("offset", 0.0))
+    except (TypeError, ValueError):
+        raise DataError(f"placement must be {{distance: [low, high] metres, offset: r}}, got {placement}") from None
+    if not 0 < low <= high or not 0 <= offset <= 1:
+        raise DataError(f"placement needs 0 < distance low <= high and 0 <= offset <= 1, got {placement}")
+    return low, high, offset
+
+
+def draw_placement(placement: dict, camera: Camera, rng: np.random.Generator) -> np.ndarray:
+    """A camera-frame position (3,) metres for a view's mean root, drawn as the module docstring says."""
+    low, high, offset = check_placement(placement)
+    depth = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    aspect = camera.res_h / camera.res_w
+    sx = rng.uniform(-offset, offset)
+    sy = rng.uniform(-min(offset, aspect), min(offset, aspect))
+    pixel = (np.array([sx + 1.0, sy + aspect]) * camera.res_w / 2)  # inverse of normalize_screen
+    ray = (pixel - camera.center) / camera.focal  # undistorted; the projection below applies the distortion
+    return np.array([ray[0] * depth, ray[1] * depth, depth])
+
+
+def view(world: np.ndarray, camera: Camera, min_depth: float, what: str,
+         root_at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(T, J, 3) world metres -> pixels (T, J, 2) and root-relative camera-frame targets (T, J, 3).
+    root_at: camera-frame position (3,) to translate the mean root position to (None: as the world places it)."""
     cam = camera.world_to_camera(world)
+    if root_at is not None:
+        cam = cam + (np.asarray(root_at, np.float64) - cam[:, 0].mean(axis=0))
     bad = (cam[..., 2] < min_depth).any(axis=1)
     if bad.any():
         raise DataError(f"{what}: {int(bad.sum())} of {len(bad)} frames put a joint less than {min_depth} m in "
@@ -109,7 +148,8 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                 actions=None, root_motion: str = "follow", noise_px: float = 0.0, outlier_prob: float = 0.0,
                 outlier_px: float = 0.0, noise_seed: int = 0, min_depth: float = 1.0,
                 camera_ids=None, views_per_action: int | None = None, missing_prob: float = 0.0,
-                missing_max_gap: int = 10, bone_scale: dict | None = None) -> list[Sequence]:
+                missing_max_gap: int = 10, bone_scale: dict | None = None,
+                placement: dict | None = None) -> list[Sequence]:
     """One :class:`Sequence` per (subject, action, camera) with projected (and optionally noisy) 2D inputs.
 
     cameras:        camera set (None: the packaged Human3.6M cameras).
@@ -121,12 +161,16 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
     missing_prob, missing_max_gap: simulated missing joints, filled by interpolation (see :func:`drop_and_fill`).
     bone_scale:     {bone group: [low, high]}: every view gets a body rescaled by factors drawn from these ranges
                     (see the module docstring); None: the bodies as recorded.
+    placement:      {"distance": [low, high], "offset": r}: every view's body is moved within its camera's view
+                    (see the module docstring); None: where ``root_motion`` puts it.
     The noise is drawn once per view from ``noise_seed`` and the view's name (a fixed "detector output", not an
     augmentation; the same whichever split loads the view).
     """
     if root_motion not in ROOT_MOTION:
         raise DataError(f"unknown root_motion {root_motion!r}; expected one of {ROOT_MOTION}")
     cameras = cameras or load_cameras()
+    if placement:
+        check_placement(placement)
     pos = load_positions_3d(path, subjects)
     out = []
     multi = isinstance(camera_subject, (list, tuple))
@@ -155,7 +199,11 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                     body_rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}/body".encode())])
                     world = rescale_bones(world, draw_bone_factors(bone_scale, body_rng))
                 world = place(world, root_motion, centres[rig])
-                uv, target = view(world, cam, min_depth, f"{path}: {s}/{a}")
+                root_at = None
+                if placement:
+                    root_at = draw_placement(placement, cam, np.random.default_rng(
+                        [noise_seed, zlib.crc32(f"{s}/{a}/{name}/placement".encode())]))
+                uv, target = view(world, cam, min_depth, f"{path}: {s}/{a}", root_at)
                 rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}".encode())])
                 uv = uv + detector_noise(uv.shape, rng, noise_px, outlier_prob, outlier_px)
                 uv = drop_and_fill(uv, rng, missing_prob, missing_max_gap)
