@@ -121,6 +121,33 @@ def test_seq2frame_tpc_trains_on_the_kept_frames_and_selection_on_test_is_labell
     assert report["readout"] == "seq2frame" and report["all_frames"]["frames"] == 4 * (40 + 47)
 
 
+def test_init_starts_from_given_weights(tmp_path, h36m_root):
+    """train.init loads a checkpoint's (or a packaged model's) weights before training; a model of another shape
+    and a missing file are clear errors."""
+    import torch
+
+    first = load_config(tiny_config(tmp_path, h36m_root, train={"epochs": 1, "steps_per_epoch": 2}))
+    train(first, device="cpu", progress=False)
+    source = ckpt.load_checkpoint(Path(first.out) / ckpt.BEST)["model"]
+    again = load_config(tiny_config(tmp_path, h36m_root, out=str(tmp_path / "again"),
+                                    train={"epochs": 1, "steps_per_epoch": 1, "lr": 0.0, "weight_decay": 0.0,
+                                           "init": str(Path(first.out) / ckpt.BEST)}))
+    train(again, device="cpu", progress=False)
+    kept = ckpt.load_checkpoint(Path(again.out) / ckpt.LAST)["model"]
+    assert all(torch.equal(source[k], kept[k]) for k in source)  # lr 0: the initial weights, unchanged
+    fresh = hotpose.build_model("hot_mixste_243", **TINY).state_dict()
+    assert not all(torch.equal(source[k], fresh[k]) for k in source)
+    other = load_config(tiny_config(tmp_path, h36m_root, args=dict(TINY, dim=16), out=str(tmp_path / "other"),
+                                    train={"epochs": 1, "init": str(Path(first.out) / ckpt.BEST)}))
+    with pytest.raises(ConfigError, match="does not fit model hot_mixste_243"):
+        train(other, device="cpu", progress=False)
+    with pytest.raises(FileNotFoundError, match="train.init"):
+        ckpt.initial_weights(str(tmp_path / "nothing.pt"))
+    packaged = ckpt.initial_weights("pretrained:default")
+    blob = torch.load(hotpose.lifter.pretrained_path("default"), weights_only=True)
+    assert packaged.keys() == hotpose.build_from_config(blob["config"]).state_dict().keys()
+
+
 def test_3dhp_baseline_evaluation_reports_pck(tmp_path, capsys):
     write_3dhp(tmp_path / "data")
     path = tiny_config(tmp_path, tmp_path / "data", data={"kind": "3dhp", "train_subjects": None,

@@ -74,6 +74,22 @@ def model_from_checkpoint(state: dict) -> nn.Module:
     return model
 
 
+def initial_weights(spec: str) -> dict:
+    """The state dict that ``train.init`` names: "pretrained:NAME" (a packaged model, e.g. pretrained:default), a
+    checkpoint of ``hotpose train`` (best.pt / last.pt), or a packaged-format file (hotpose/pretrained/*.pt)."""
+    from hotpose.lifter import pretrained_path
+
+    path = pretrained_path(spec.split(":", 1)[1]) if spec.startswith("pretrained:") else Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"train.init: {path}: no such file")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(blob, dict) and blob.get("format") == FORMAT:
+        return blob["model"]
+    if isinstance(blob, dict) and str(blob.get("format", "")).startswith("hotpose-pretrained"):
+        return blob["state_dict"]
+    raise ValueError(f"train.init: {path} is neither a hotpose training checkpoint nor a packaged pretrained model")
+
+
 def clean_temp(folder: str | Path) -> None:
     """Remove temporary files left by writers that were killed mid-write."""
     for p in Path(folder).glob(".*.tmp.*"):

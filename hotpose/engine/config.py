@@ -42,6 +42,8 @@ class TrainConfig:
     select_on:       "val" (best.pt = best validation P1), "test" (the official practice, labelled as such) or
                      "last" (no selection).
     steps_per_epoch: cap on optimiser steps per epoch (quick runs); None: the whole epoch.
+    init:            start from these weights (fine-tuning): "pretrained:NAME", or the path of a ``hotpose train``
+                     checkpoint or packaged model file of the same architecture; None: random initialisation.
     """
 
     epochs: int = 160
@@ -64,6 +66,7 @@ class TrainConfig:
     select_on: str = "val"
     steps_per_epoch: int | None = None
     val_every: int = 1
+    init: str | None = None
 
     def __post_init__(self):
         checks = [(self.epochs >= 1, "train.epochs must be >= 1"),

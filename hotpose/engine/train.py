@@ -123,6 +123,12 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
         start, step, best, history = state["epoch"], state["step"], state["best"], state["history"]
         ckpt.set_rng_state(state["rng"][d.rank], d.device)
     else:
+        if t.init:
+            try:
+                model.load_state_dict(ckpt.initial_weights(t.init))
+            except RuntimeError as e:
+                raise ConfigError(f"train.init={t.init!r} does not fit model {cfg.model.name} with args "
+                                  f"{cfg.model.args}: {str(e).splitlines()[0][:300]}") from None
         torch.manual_seed(t.seed + d.rank)
     if d.main:
         ckpt.write_record(out, dump_config(cfg), ckpt.environment(d.world, d.device))
