@@ -16,7 +16,7 @@ import pytest
 from hotpose.skeleton import PARENTS
 from hotpose.video.bvh import read_bvh
 from hotpose.video.infer import (NoPersonError, bone_cv, identity_jumps, infer, list_videos, process_keypoints,
-                                 process_video, shard, valid_frames)
+                                 process_video, shard, tracks, valid_frames)
 from hotpose.video.render import GifWriter, SequenceRenderer
 
 HAVE_CV2 = importlib.util.find_spec("cv2") is not None
@@ -34,6 +34,7 @@ class StandInLifter:
 
     def lift(self, keypoints, image_size, scores=None):
         self.seen = (np.asarray(keypoints).copy(), image_size)
+        self.calls = getattr(self, "calls", []) + [self.seen]
         t = len(keypoints)
         a = np.linspace(0, np.pi, t)
         c, s = np.cos(a), np.sin(a)
@@ -117,6 +118,38 @@ def test_identity_jumps():
     assert identity_jumps(kp).tolist() == [20]
 
 
+def test_tracks_cut_at_switches_and_long_gaps():
+    valid = np.ones(30, bool)
+    valid[10:14] = False
+    assert tracks(valid) == [(0, 10), (14, 30)]
+    assert tracks(valid, [20]) == [(0, 10), (14, 20), (20, 30)]
+    assert tracks(valid, [20], min_frames=8) == [(0, 10), (20, 30)]
+    assert tracks(np.zeros(5, bool)) == [] and tracks(np.ones(5, bool), [0]) == [(0, 5)]
+
+
+def test_each_person_is_lifted_on_its_own(tmp_path):
+    """When the track jumps to another person, the frames of each are lifted separately (no window mixes the
+    two), and bone_cv is taken within each track: two rigid bodies of different sizes give about 0."""
+    t = 40
+    kp = keypoints_2d(t)
+    kp[25:] = kp[25:] * 0.5 + 150.0  # another, smaller person elsewhere in the image
+
+    class TwoBodies(StandInLifter):
+        def lift(self, keypoints, image_size, scores=None):
+            pose = super().lift(keypoints, image_size, scores)
+            return pose * (0.5 if np.nanmean(keypoints[..., 0]) > 200 else 1.0)  # the second body is smaller
+
+    lifter = TwoBodies()
+    r = process_keypoints("two", kp, np.full((t, 17), 0.8), (320, 240), 20.0, tmp_path, lifter, render=False,
+                          progress=False)
+    assert r.tracks == [(0, 25), (25, 40)]
+    assert [len(c[0]) for c in lifter.calls] == [25, 15]  # each track on its own
+    np.testing.assert_array_equal(lifter.calls[1][0], kp[25:])
+    assert r.bone_cv < 1e-5
+    pose = np.load(r.outputs["npz"])["pose_3d"]
+    assert bone_cv(pose) > 0.1  # over both people together the bones change length at the switch
+
+
 def test_bone_cv_zero_for_rigid_motion():
     pose = StandInLifter().lift(np.zeros((30, 17, 2)), (1, 1))
     assert bone_cv(pose) < 1e-6
@@ -137,8 +170,8 @@ def test_process_keypoints_writes_all_outputs(tmp_path):
     assert f["pose_3d"].shape == (t, 17, 3) and f["keypoints_2d"].shape == (t, 17, 2)
     assert f["valid"].dtype == bool and f["valid"].sum() == 30 and not f["valid"][20:50].any()
     assert json.loads(r.outputs["json"].read_text())["valid"][25] is False
-    assert np.isfinite(lifter.seen[0][5:8]).sum() == 0  # NaN reach the lifter, which interpolates them
-    assert r.bone_cv < 1e-5 and r.valid_fraction == 0.5
+    assert np.isfinite(lifter.calls[0][0][5:8]).sum() == 0  # NaN reach the lifter, which interpolates them
+    assert r.bone_cv < 1e-5 and r.valid_fraction == 0.5 and r.tracks == [(0, 20), (50, 60)]
     assert {"lift", "write", "render"} <= set(r.timings)
     bvh_pos = read_bvh(r.outputs["bvh"])[0]
     assert np.abs(bvh_pos - f["pose_3d"]).max() < 0.005

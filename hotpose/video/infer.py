@@ -8,6 +8,11 @@ Frames without a person: the lifter interpolates their keypoints over time; a ga
 (and any gap at the start or end longer than that) is additionally marked ``valid = False`` in the outputs and drawn
 grey with a red border. A video without any person raises :class:`NoPersonError`.
 
+Tracks: where the 2D track jumps by more than half a body height (:func:`identity_jumps`, most often the detector
+switching to another person) or a long gap interrupts it, the frames on either side are lifted separately
+(:func:`tracks`), so that no window of the lifter mixes two people. ``VideoResult.bone_cv`` is the bone-length CV
+within each track, averaged over the tracks weighted by their frames (different people have different bones).
+
 Folders are processed one video after another; to split one over machines, start one process per machine with the
 ``RANK`` and ``WORLD_SIZE`` environment variables that torchrun (or any launcher) sets: rank r takes every
 WORLD_SIZE-th video of the sorted list, starting at the r-th.
@@ -33,7 +38,7 @@ from .keypoints import to_h36m
 log = logging.getLogger("hotpose.video")
 
 __all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
-           "identity_jumps",
+           "identity_jumps", "tracks",
            "process_keypoints", "process_video", "infer", "load_lifter"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -53,6 +58,7 @@ class VideoResult:
     timings: dict[str, float] = field(default_factory=dict)
     valid_fraction: float = 1.0
     bone_cv: float = float("nan")
+    tracks: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _progress(iterable, total=None, desc="", enabled=True):
@@ -115,6 +121,23 @@ def identity_jumps(keypoints_2d, present=None, fraction: float = 0.5) -> np.ndar
     height = np.nanmedian(np.nanmax(kp[idx, :, 1], 1) - np.nanmin(kp[idx, :, 1], 1))
     step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)
     return idx[1:][step > fraction * max(height, 1.0)]
+
+
+def tracks(valid, switches=(), min_frames: int = 1) -> list[tuple[int, int]]:
+    """[(first, end)] frame ranges of the runs of ``valid`` frames, also cut at the frames in ``switches`` (a new
+    track starts there); runs shorter than ``min_frames`` are left out."""
+    valid = np.asarray(valid, bool)
+    cut = np.zeros(len(valid) + 1, bool)
+    cut[np.asarray(switches, np.int64)] = True
+    out, start = [], None
+    for t in range(len(valid) + 1):
+        if start is not None and (t == len(valid) or not valid[t] or cut[t]):
+            if t - start >= min_frames:
+                out.append((start, t))
+            start = None
+        if start is None and t < len(valid) and valid[t]:
+            start = t
+    return out
 
 
 def bone_cv(pose_3d, valid=None) -> float:
@@ -185,12 +208,30 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                     "switched to another person there", name, ", ".join(map(str, switches[:10].tolist())))
 
     t0 = time.perf_counter()
+    size = tuple(float(v) for v in image_size)
+    sc = np.where(present[:, None], sc, 0)
+    result.tracks = tracks(valid, switches)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
-        pose = lifter.lift(kp, image_size=tuple(float(v) for v in image_size),
-                           scores=np.where(present[:, None], sc, 0))
+        parts = {}  # with several tracks, each on its own, so that no window mixes two of them
+        for a, b in result.tracks if len(result.tracks) > 1 else []:
+            try:
+                parts[a, b] = lifter.lift(kp[a:b], image_size=size, scores=sc[a:b])
+            except ValueError as e:  # e.g. a joint never detected within the track
+                log.warning("%s: frames %d-%d lifted with the whole video instead (%s)", name, a, b - 1, e)
+        # frames outside the lifted tracks (long gaps) come from the whole video
+        whole = sum(b - a for a, b in parts) < t
+        pose = lifter.lift(kp, image_size=size, scores=sc) if whole else np.empty((t, kp.shape[1], 3), np.float32)
+        for (a, b), part in parts.items():
+            pose[a:b] = part
     timings["lift"] = timings.get("lift", 0.0) + time.perf_counter() - t0
-    result.bone_cv = bone_cv(pose, valid)
+    weights = [b - a for a, b in result.tracks]
+    result.bone_cv = float(np.average([bone_cv(pose[a:b]) for a, b in result.tracks], weights=weights)) \
+        if weights else bone_cv(pose)
+    if len(result.tracks) > 1:
+        log.info("%s: %d tracks (frames %s); bone-length CV within each: %s", name, len(result.tracks),
+                 ", ".join(f"{a}-{b - 1}" for a, b in result.tracks),
+                 ", ".join(f"{bone_cv(pose[a:b]):.3f}" for a, b in result.tracks))
 
     t0 = time.perf_counter()
     npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size)
