@@ -26,6 +26,29 @@ def bone_length_series(poses, parents=PARENTS) -> np.ndarray:
     return np.linalg.norm(p[..., 1:, :] - p[..., list(parents[1:]), :], axis=-1)
 
 
+def bone_lengths(poses, symmetric: bool = False, parents=PARENTS) -> np.ndarray:
+    """Median length of each bone over the sequence: (T, J, 3) -> (J,), entry j for the bone from parents[j] to j
+    (0 for the root). symmetric: the left and right bones of a pair (LEFT / RIGHT) both get their mean."""
+    lengths = np.concatenate([[0.0], np.median(bone_length_series(poses, parents), axis=0)])
+    if symmetric:
+        for a, b in zip(LEFT, RIGHT):
+            lengths[a] = lengths[b] = (lengths[a] + lengths[b]) / 2
+    return lengths
+
+
+def normalise_bone_lengths(poses, lengths=None, parents=PARENTS) -> np.ndarray:
+    """Poses (T, J, 3) with every bone rescaled to ``lengths`` (J,) (default: :func:`bone_lengths`), keeping each
+    bone's direction and the root position: the joints below a bone move with it."""
+    p = np.asarray(poses, dtype=np.float64)
+    lengths = bone_lengths(p, parents=parents) if lengths is None else np.asarray(lengths, dtype=np.float64)
+    out = p.copy()
+    for j in range(1, len(parents)):
+        d = p[:, j] - p[:, parents[j]]
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        out[:, j] = out[:, parents[j]] + lengths[j] * np.divide(d, n, out=np.zeros_like(d), where=n > 1e-12)
+    return out
+
+
 def rescale_bones(poses: np.ndarray, factors: dict, parents=PARENTS, groups=BONE_GROUPS) -> np.ndarray:
     """Change a body's proportions: (T, J, 3) joint positions -> (T, J, 3) with every bone of ``groups[name]``
     lengthened by ``factors[name]`` (bones not named keep their length). Each bone keeps its direction and the

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, bone_length_series
+from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths, normalise_bone_lengths
 
 __all__ = ["write_bvh", "read_bvh", "bone_lengths", "normalise_bone_lengths", "euler_zxy", "rotation_zxy"]
 
@@ -56,24 +56,6 @@ def _hierarchy():
 
 
 _JOINTS = _hierarchy()
-
-
-def bone_lengths(pose) -> np.ndarray:
-    """Median length of each bone (child joint index j, parent PARENTS[j]) over the sequence: (17,), 0 for the root."""
-    return np.concatenate([[0.0], np.median(bone_length_series(pose), axis=0)])
-
-
-def normalise_bone_lengths(pose, lengths=None) -> np.ndarray:
-    """Rescale every bone of pose (T, 17, 3) to `lengths` (17,) (default: the median lengths), keeping directions
-    and the root position. This is what write_bvh stores."""
-    p = np.asarray(pose, dtype=np.float64)
-    lengths = bone_lengths(p) if lengths is None else np.asarray(lengths, dtype=np.float64)
-    out = p.copy()
-    for j in range(1, NUM_JOINTS):
-        d = p[:, j] - p[:, PARENTS[j]]
-        n = np.linalg.norm(d, axis=-1, keepdims=True)
-        out[:, j] = out[:, PARENTS[j]] + lengths[j] * np.divide(d, n, out=np.zeros_like(d), where=n > 1e-12)
-    return out
 
 
 def _unit(v, fallback):
