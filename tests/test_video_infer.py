@@ -161,17 +161,18 @@ def test_process_keypoints_writes_all_outputs(tmp_path):
     t = 60
     kp = keypoints_2d(t)
     kp[5:8] = np.nan      # short gap
-    kp[20:50] = np.nan    # 1.5 s at 20 fps: marked invalid
+    kp[30:] = np.nan      # 1.5 s at 20 fps at the end: marked invalid
     lifter = StandInLifter()
     r = process_keypoints("clip", kp, np.full((t, 17), 0.8), (320, 240), 20.0, tmp_path, lifter, gif=True,
                           progress=False)
     assert set(r.outputs) == {"npz", "json", "bvh", "render"} and all(p.is_file() for p in r.outputs.values())
     f = np.load(r.outputs["npz"])
     assert f["pose_3d"].shape == (t, 17, 3) and f["keypoints_2d"].shape == (t, 17, 2)
-    assert f["valid"].dtype == bool and f["valid"].sum() == 30 and not f["valid"][20:50].any()
-    assert json.loads(r.outputs["json"].read_text())["valid"][25] is False
+    assert f["pose_3d_raw"].shape == (t, 17, 3)
+    assert f["valid"].dtype == bool and f["valid"].sum() == 30 and not f["valid"][30:].any()
+    assert json.loads(r.outputs["json"].read_text())["valid"][45] is False
     assert np.isfinite(lifter.calls[0][0][5:8]).sum() == 0  # NaN reach the lifter, which interpolates them
-    assert r.bone_cv < 1e-5 and r.valid_fraction == 0.5 and r.tracks == [(0, 20), (50, 60)]
+    assert r.bone_cv < 1e-5 and r.valid_fraction == 0.5 and r.tracks == [(0, 30)]
     assert {"lift", "write", "render"} <= set(r.timings)
     bvh_pos = read_bvh(r.outputs["bvh"])[0]
     assert np.abs(bvh_pos - f["pose_3d"]).max() < 0.005
@@ -180,6 +181,43 @@ def test_process_keypoints_writes_all_outputs(tmp_path):
         im = Image.open(r.outputs["render"])
         # no video frames: a square 2D crop beside the square 3D panel
         assert im.n_frames == 60 // round(20 / 15) and im.size == (360 + 360, 360)
+
+
+def test_outputs_hold_a_fixed_skeleton_per_track_and_the_raw_lift(tmp_path):
+    """pose_3d keeps every bone's direction from the lifter but one length per track (left = right); the raw
+    output is kept as pose_3d_raw and scored by bone_cv; with two tracks each gets its own BVH file, which
+    re-imports to that track's pose_3d."""
+    from hotpose.skeleton import LEFT, RIGHT, bone_length_series
+
+    t = 60
+    kp = keypoints_2d(t)
+    kp[20:50] = np.nan  # 1.5 s at 20 fps: two tracks, (0, 20) and (50, 60)
+
+    class Wobbly(StandInLifter):  # bones change length from frame to frame, as a real lifter's do
+        def lift(self, keypoints, image_size, scores=None):
+            pose = super().lift(keypoints, image_size, scores)
+            return pose + np.random.default_rng(len(keypoints)).normal(0, 0.02, pose.shape).astype(np.float32)
+
+    r = process_keypoints("clip", kp, np.full((t, 17), 0.8), (320, 240), 20.0, tmp_path, Wobbly(), render=False,
+                          progress=False)
+    assert r.tracks == [(0, 20), (50, 60)]
+    f = np.load(r.outputs["npz"])
+    raw, pose = f["pose_3d_raw"], f["pose_3d"]
+    assert r.bone_cv > 0.02 and r.bone_cv == pytest.approx(
+        (20 * bone_cv(raw[:20]) + 10 * bone_cv(raw[50:])) / 30)
+    for a, b in r.tracks:
+        lengths = bone_length_series(pose[a:b])  # (T, 16), bone k ends at joint k + 1
+        assert lengths.std(0).max() < 1e-5 and bone_cv(pose[a:b]) < 1e-5
+        np.testing.assert_allclose(lengths[0, [j - 1 for j in LEFT]], lengths[0, [j - 1 for j in RIGHT]],
+                                   rtol=1e-5)
+        d_raw, d_fit = (np.diff(x[a:b][:, [0, 1]], axis=1)[:, 0] for x in (raw, pose))  # pelvis -> r_hip
+        np.testing.assert_allclose(d_fit / np.linalg.norm(d_fit, axis=-1, keepdims=True),
+                                   d_raw / np.linalg.norm(d_raw, axis=-1, keepdims=True), atol=1e-5)
+    assert set(r.outputs) == {"npz", "json", "bvh", "bvh_track1", "bvh_track2"}
+    assert r.outputs["bvh"] == r.outputs["bvh_track1"] == tmp_path / "clip_track1.bvh"  # the longest track
+    for (a, b), key in zip(r.tracks, ("bvh_track1", "bvh_track2")):
+        back = read_bvh(r.outputs[key])[0]
+        assert back.shape == (b - a, 17, 3) and np.abs(back - pose[a:b]).max() < 1e-3
 
 
 def test_no_person_is_one_clear_error(tmp_path):

@@ -67,8 +67,9 @@ def make_sample(video, out=None, detector=None, start: int = 6, stop: int = 170)
 
 
 def _summary(r: VideoResult) -> str:
-    files = ", ".join(str(p) for p in r.outputs.values())
-    return (f"{r.name}: {r.num_frames} frames, {r.valid_fraction:.0%} valid, bone-length CV {r.bone_cv:.3f}\n"
+    files = ", ".join(dict.fromkeys(str(p) for p in r.outputs.values()))
+    return (f"{r.name}: {r.num_frames} frames, {r.valid_fraction:.0%} valid, {len(r.tracks)} track(s); bone-length "
+            f"CV of the lifter's output {r.bone_cv:.3f} (pose_3d and BVH: a skeleton with fixed bone lengths)\n"
             f"  wrote {files}")
 
 

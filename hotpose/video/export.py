@@ -4,6 +4,8 @@ Keys (both files): `keypoints_2d` (T, 17, 2) pixels, H36M order; `scores` (T, 17
 metres, camera convention (x right, y down, z away), as the lifter returns it; `fps` (float); `image_size` (width,
 height) pixels; `joint_names` (17,) and `parents` (17,) of hotpose.skeleton; `units` {"keypoints_2d": "pixel",
 "pose_3d": "metre"}. The JSON holds nested lists (T x 17 x C) with NaN written as null, plus `num_frames`.
+`pose_3d_raw` (T, 17, 3), when given: the lifter's own output, where `pose_3d` is a fitted skeleton (as
+``hotpose infer`` writes them).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = ["save_outputs"]
 
-UNITS = {"keypoints_2d": "pixel", "pose_3d": "metre"}
+UNITS = {"keypoints_2d": "pixel", "pose_3d": "metre", "pose_3d_raw": "metre"}
 
 
 def _nested(a: np.ndarray):
@@ -25,15 +27,19 @@ def _nested(a: np.ndarray):
     return [_nested(x) for x in a] if a.ndim else (float(a) if math.isfinite(a) else None)
 
 
-def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, image_size) -> tuple[Path, Path]:
+def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, image_size,
+                 pose_3d_raw=None) -> tuple[Path, Path]:
     """Write DIR/<name>.npz and DIR/<name>.json (keys in the module docstring); returns both paths."""
     kp = np.asarray(keypoints_2d, dtype=np.float32)
     sc = np.asarray(scores, dtype=np.float32)
     p3 = np.asarray(pose_3d, dtype=np.float32)
+    raw = {} if pose_3d_raw is None else {"pose_3d_raw": np.asarray(pose_3d_raw, dtype=np.float32)}
     t = kp.shape[0] if kp.ndim else 0
-    if kp.shape != (t, NUM_JOINTS, 2) or sc.shape != (t, NUM_JOINTS) or p3.shape != (t, NUM_JOINTS, 3):
-        raise ValueError(f"expected keypoints_2d (T,17,2), scores (T,17), pose_3d (T,17,3) with one T, got "
-                         f"{kp.shape}, {sc.shape}, {p3.shape}")
+    if kp.shape != (t, NUM_JOINTS, 2) or sc.shape != (t, NUM_JOINTS) or p3.shape != (t, NUM_JOINTS, 3) or \
+            any(v.shape != p3.shape for v in raw.values()):
+        raise ValueError(f"expected keypoints_2d (T,17,2), scores (T,17), pose_3d (T,17,3) (and pose_3d_raw as "
+                         f"pose_3d) with one T, got {kp.shape}, {sc.shape}, {p3.shape}"
+                         + "".join(f", {v.shape}" for v in raw.values()))
     size = np.asarray(image_size, dtype=np.int64).reshape(-1)
     if size.shape != (2,) or (size <= 0).any():
         raise ValueError(f"image_size must be (width, height) > 0, got {image_size}")
@@ -45,9 +51,11 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
     out.mkdir(parents=True, exist_ok=True)
     npz, js = out / f"{name}.npz", out / f"{name}.json"
     np.savez_compressed(npz, keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
-                        joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS))
+                        joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **raw)
+    units = {k: v for k, v in UNITS.items() if k != "pose_3d_raw" or raw}
     doc = {"name": name, "fps": float(fps), "image_size": [int(v) for v in size], "num_frames": t,
-           "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": UNITS,
-           "keypoints_2d": _nested(kp), "scores": _nested(sc), "pose_3d": _nested(p3)}
+           "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": units,
+           "keypoints_2d": _nested(kp), "scores": _nested(sc), "pose_3d": _nested(p3),
+           **{k: _nested(v) for k, v in raw.items()}}
     js.write_text(json.dumps(doc, separators=(",", ":")))
     return npz, js

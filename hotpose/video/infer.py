@@ -8,10 +8,17 @@ Frames without a person: the lifter interpolates their keypoints over time; a ga
 (and any gap at the start or end longer than that) is additionally marked ``valid = False`` in the outputs and drawn
 grey with a red border. A video without any person raises :class:`NoPersonError`.
 
+Skeleton: ``pose_3d`` (npz, JSON, BVH, render) is the lifter's output (kept as ``pose_3d_raw``) fitted to a skeleton
+with fixed bone lengths: within each track, every bone keeps its direction in every frame and takes the track's
+median length, left and right alike (:func:`fixed_skeleton`). On the test views of the packaged model this changes
+P1 by less than 0.5 mm; it removes the bone-length changes a monocular lifter makes from frame to frame (a bone
+seen end-on is often predicted short), and it is the skeleton the BVH file stores, so the two agree.
+
 Tracks: where the 2D track jumps by more than half a body height (:func:`identity_jumps`, most often the detector
 switching to another person) or a long gap interrupts it, the frames on either side are lifted separately
-(:func:`tracks`), so that no window of the lifter mixes two people. ``VideoResult.bone_cv`` is the bone-length CV
-within each track, averaged over the tracks weighted by their frames (different people have different bones).
+(:func:`tracks`), so that no window of the lifter mixes two people, and each track gets its own skeleton (and, when
+there are several, its own BVH file ``NAME_track<i>.bvh``). ``VideoResult.bone_cv`` is the bone-length CV of the
+lifter's raw output within each track, averaged over the tracks weighted by their frames.
 
 Folders are processed one video after another; to split one over machines, start one process per machine with the
 ``RANK`` and ``WORLD_SIZE`` environment variables that torchrun (or any launcher) sets: rank r takes every
@@ -30,7 +37,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..skeleton import bone_length_series
+from ..skeleton import bone_length_series, bone_lengths, normalise_bone_lengths
 from .bvh import write_bvh
 from .export import save_outputs
 from .keypoints import to_h36m
@@ -38,7 +45,7 @@ from .keypoints import to_h36m
 log = logging.getLogger("hotpose.video")
 
 __all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
-           "identity_jumps", "tracks",
+           "identity_jumps", "tracks", "fixed_skeleton",
            "process_keypoints", "process_video", "infer", "load_lifter"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -140,6 +147,19 @@ def tracks(valid, switches=(), min_frames: int = 1) -> list[tuple[int, int]]:
     return out
 
 
+def fixed_skeleton(pose_3d, track_ranges) -> np.ndarray:
+    """(T, 17, 3) poses -> the same with fixed bone lengths per track: each bone keeps its direction and takes the
+    track's median length, left and right alike; frames outside every track take the longest track's lengths."""
+    pose = np.asarray(pose_3d, np.float64)
+    if not track_ranges:
+        return normalise_bone_lengths(pose, bone_lengths(pose, symmetric=True)).astype(np.float32)
+    a, b = max(track_ranges, key=lambda r: r[1] - r[0])
+    out = normalise_bone_lengths(pose, bone_lengths(pose[a:b], symmetric=True))
+    for a, b in track_ranges:
+        out[a:b] = normalise_bone_lengths(pose[a:b], bone_lengths(pose[a:b], symmetric=True))
+    return out.astype(np.float32)
+
+
 def bone_cv(pose_3d, valid=None) -> float:
     """Mean over the 16 bones of the coefficient of variation (std / mean) of their length over time."""
     pose = np.asarray(pose_3d, np.float64)
@@ -224,21 +244,29 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
         pose = lifter.lift(kp, image_size=size, scores=sc) if whole else np.empty((t, kp.shape[1], 3), np.float32)
         for (a, b), part in parts.items():
             pose[a:b] = part
+    raw, pose = pose, fixed_skeleton(pose, result.tracks)
     timings["lift"] = timings.get("lift", 0.0) + time.perf_counter() - t0
     weights = [b - a for a, b in result.tracks]
-    result.bone_cv = float(np.average([bone_cv(pose[a:b]) for a, b in result.tracks], weights=weights)) \
-        if weights else bone_cv(pose)
+    result.bone_cv = float(np.average([bone_cv(raw[a:b]) for a, b in result.tracks], weights=weights)) \
+        if weights else bone_cv(raw)
     if len(result.tracks) > 1:
-        log.info("%s: %d tracks (frames %s); bone-length CV within each: %s", name, len(result.tracks),
+        log.info("%s: %d tracks (frames %s); bone-length CV of the lifter's output within each: %s", name, len(result.tracks),
                  ", ".join(f"{a}-{b - 1}" for a, b in result.tracks),
-                 ", ".join(f"{bone_cv(pose[a:b]):.3f}" for a, b in result.tracks))
+                 ", ".join(f"{bone_cv(raw[a:b]):.3f}" for a, b in result.tracks))
 
     t0 = time.perf_counter()
-    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size)
+    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw)
     _add_valid(npz, js, valid)
-    bvh = write_bvh(out / f"{name}.bvh", pose, fps)
+    result.outputs.update(npz=npz, json=js)
+    if len(result.tracks) > 1:  # a skeleton per track: one BVH file each, "bvh" is the longest track's
+        for i, (a, b) in enumerate(result.tracks, 1):
+            result.outputs[f"bvh_track{i}"] = write_bvh(out / f"{name}_track{i}.bvh", pose[a:b], fps)
+        longest = max(range(len(result.tracks)), key=lambda i: result.tracks[i][1] - result.tracks[i][0])
+        result.outputs["bvh"] = result.outputs[f"bvh_track{longest + 1}"]
+        log.info("%s: one BVH file per track: %s_track1.bvh ... %s_track%d.bvh", name, name, name, len(result.tracks))
+    else:
+        result.outputs["bvh"] = write_bvh(out / f"{name}.bvh", pose, fps)
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
-    result.outputs.update(npz=npz, json=js, bvh=bvh)
 
     if render:
         from .render import SequenceRenderer, open_writer
