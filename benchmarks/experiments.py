@@ -122,6 +122,7 @@ def frame_stats(out: Path, cfg) -> dict:
       not yet the motion inside it); 1: as much motion as the ground truth.
     * for hourglass models, MPJPE (mm) over all real frames, the frames the pruner kept (the selected tokens) and
       the frames it pruned (recovered by TRA / nearest / linear).
+    TPC's random tie-break is drawn from a fixed seed, so the figures repeat (the global RNG is left as it was).
     """
     import torch
 
@@ -129,6 +130,7 @@ def frame_stats(out: Path, cfg) -> dict:
     from hotpose.data.windows import Windows
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.evaluate import predict
+    from hotpose.metrics import motion_sums
 
     model = ckpt.model_from_checkpoint(ckpt.load_checkpoint(out / ckpt.BEST)).eval()
     seqs = load_splits(cfg.data, ["test"])["test"]
@@ -136,23 +138,23 @@ def frame_stats(out: Path, cfg) -> dict:
     w = Windows(seqs, F, F, channels=model.backbone.in_channels)
     sums = torch.zeros(3, 2, dtype=torch.float64)  # all / selected / pruned: error sum, count
     speed = torch.zeros(2, dtype=torch.float64)  # predicted, ground-truth displacement sums over the same pairs
-    for i in range(0, len(w), 256):
-        which = torch.arange(i, min(i + 256, len(w)))
-        x, _ = w.batch(which)
-        pose, keep_idx = predict(model, x, flip=True)
-        pose = pose.float().clone()
-        pose[..., 0, :] = 0
-        fidx, real = w.frame_index(which)
-        target = w.targets[fidx].double()
-        e = (pose.double() - target).norm(dim=-1).mean(-1)  # (B, F)
-        pair = (real[:, 1:] & real[:, :-1]).double()
-        speed += torch.stack([(pose.double().diff(dim=1).norm(dim=-1).mean(-1) * pair).sum(),
-                              (target.diff(dim=1).norm(dim=-1).mean(-1) * pair).sum()])
-        sel = torch.zeros_like(real)
-        if keep_idx is not None:
-            sel.scatter_(1, keep_idx, True)
-        for k, m in enumerate((real, real & sel, real & ~sel)):
-            sums[k] += torch.stack([(e * m).sum(), m.sum().double()])
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        for i in range(0, len(w), 256):
+            which = torch.arange(i, min(i + 256, len(w)))
+            x, _ = w.batch(which)
+            pose, keep_idx = predict(model, x, flip=True)
+            pose = pose.float().clone()
+            pose[..., 0, :] = 0
+            fidx, real = w.frame_index(which)
+            target = w.targets[fidx].double()
+            e = (pose.double() - target).norm(dim=-1).mean(-1)  # (B, F)
+            speed += motion_sums(pose, target, real[:, 1:] & real[:, :-1])
+            sel = torch.zeros_like(real)
+            if keep_idx is not None:
+                sel.scatter_(1, keep_idx, True)
+            for k, m in enumerate((real, real & sel, real & ~sel)):
+                sums[k] += torch.stack([(e * m).sum(), m.sum().double()])
     r = {"speed": float(speed[0] / speed[1])}
     if model.hourglass is not None:
         r.update({k: float(sums[i, 0] / sums[i, 1] * 1000) for i, k in enumerate(("all", "selected", "pruned"))})

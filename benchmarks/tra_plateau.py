@@ -51,6 +51,7 @@ def run(job) -> dict:
     import torch
 
     import hotpose
+    from hotpose.metrics import motion_sums
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -68,7 +69,8 @@ def run(job) -> dict:
         opt.step()
         with torch.no_grad():
             loss_sum += loss.item()
-            motion_sum += float(pred.diff(dim=1).norm(dim=-1).mean() / y.diff(dim=1).norm(dim=-1).mean())
+            moved, target = motion_sums(pred, y)
+            motion_sum += float(moved / target)
         if step % every == 0:
             curve.append({"step": step, "mpjpe_mm": loss_sum / every * 1000, "motion": motion_sum / every})
             loss_sum = motion_sum = 0.0

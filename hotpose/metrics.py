@@ -4,6 +4,7 @@ Protocol #1 (P1, MPJPE): mean Euclidean joint error; the caller makes both poses
 Protocol #2 (P2, P-MPJPE): MPJPE after a per-frame similarity Procrustes alignment (scale, proper rotation,
 translation), every frame aligned on its own.
 MPI-INF-3DHP: PCK (share of joint errors below 150 mm) and AUC (mean PCK over thresholds 0, 5, ..., 150 mm).
+Motion (:func:`motion_sums`): how much a sequence prediction moves from frame to frame against its target.
 """
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ def mpjve(pred: torch.Tensor, target: torch.Tensor, axis: int = -3) -> torch.Ten
     """Mean per-joint velocity error: MPJPE of first differences along the frame axis (default: (..., F, J, 3)),
     in position units per frame."""
     return mpjpe(torch.diff(pred, dim=axis), torch.diff(target, dim=axis))
+
+
+def motion_sums(pred: torch.Tensor, target: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, F, J, 3) x 2 -> (2,) float64: the summed mean-over-joints displacement between consecutive frames, of
+    the prediction and of the target, over the (B, F - 1) frame pairs where ``pairs`` is True (None: all). Their
+    ratio is the prediction's motion: 0 when it gives one pose to every frame, 1 when it moves as much as the
+    target."""
+    steps = [x.double().diff(dim=1).norm(dim=-1).mean(-1) for x in (pred, target)]  # (B, F - 1) each
+    w = torch.ones_like(steps[0]) if pairs is None else pairs.double()
+    return torch.stack([(s * w).sum() for s in steps])
 
 
 def procrustes_align(pred, target, eps: float = 1e-12) -> torch.Tensor:

@@ -115,3 +115,19 @@ def test_bone_length_error_sees_lengths_not_positions():
     longer[..., 13, :] += 0.1 * (y[..., 13, :] - y[..., 12, :])  # left wrist: forearm 10 % longer, one of 16 bones
     forearm = (y[..., 13, :] - y[..., 12, :]).norm(dim=-1)
     assert float(losses.bone_length_error(longer, y)) == pytest.approx(float(0.1 * forearm.mean() / 16), rel=1e-4)
+
+
+def test_motion_sums_ratio_is_zero_for_one_pose_and_one_for_the_target():
+    from hotpose.metrics import motion_sums
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(3, 9, 17, 3, generator=g).cumsum(dim=1)
+    still = target.mean(dim=1, keepdim=True).expand_as(target)
+    moved, truth = motion_sums(target, target)
+    assert moved == truth > 0
+    assert motion_sums(still, target)[0] == 0
+    assert motion_sums(2 * target, 2 * target)[0] == pytest.approx(2 * float(truth))
+    pairs = torch.zeros(3, 8, dtype=torch.bool)
+    pairs[1, 2] = True  # one frame pair counts
+    step = (target[1, 3] - target[1, 2]).norm(dim=-1).mean()
+    assert motion_sums(target, target, pairs)[1] == pytest.approx(float(step))
