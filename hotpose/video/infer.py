@@ -229,19 +229,20 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
 
     t0 = time.perf_counter()
     size = tuple(float(v) for v in image_size)
-    sc = np.where(present[:, None], sc, 0)
+    lift_sc = np.where(present[:, None], sc, 0)
     result.tracks = tracks(valid, switches)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
         parts = {}  # with several tracks, each on its own, so that no window mixes two of them
         for a, b in result.tracks if len(result.tracks) > 1 else []:
             try:
-                parts[a, b] = lifter.lift(kp[a:b], image_size=size, scores=sc[a:b])
+                parts[a, b] = lifter.lift(kp[a:b], image_size=size, scores=lift_sc[a:b])
             except ValueError as e:  # e.g. a joint never detected within the track
                 log.warning("%s: frames %d-%d lifted with the whole video instead (%s)", name, a, b - 1, e)
         # frames outside the lifted tracks (long gaps) come from the whole video
         whole = sum(b - a for a, b in parts) < t
-        pose = lifter.lift(kp, image_size=size, scores=sc) if whole else np.empty((t, kp.shape[1], 3), np.float32)
+        pose = lifter.lift(kp, image_size=size, scores=lift_sc) if whole else \
+            np.empty((t, kp.shape[1], 3), np.float32)
         for (a, b), part in parts.items():
             pose[a:b] = part
     raw, pose = pose, fixed_skeleton(pose, result.tracks)
@@ -250,8 +251,8 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
     result.bone_cv = float(np.average([bone_cv(raw[a:b]) for a, b in result.tracks], weights=weights)) \
         if weights else bone_cv(raw)
     if len(result.tracks) > 1:
-        log.info("%s: %d tracks (frames %s); bone-length CV of the lifter's output within each: %s", name, len(result.tracks),
-                 ", ".join(f"{a}-{b - 1}" for a, b in result.tracks),
+        log.info("%s: %d tracks (frames %s); bone-length CV of the lifter's output within each: %s", name,
+                 len(result.tracks), ", ".join(f"{a}-{b - 1}" for a, b in result.tracks),
                  ", ".join(f"{bone_cv(raw[a:b]):.3f}" for a, b in result.tracks))
 
     t0 = time.perf_counter()
@@ -263,7 +264,8 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
             result.outputs[f"bvh_track{i}"] = write_bvh(out / f"{name}_track{i}.bvh", pose[a:b], fps)
         longest = max(range(len(result.tracks)), key=lambda i: result.tracks[i][1] - result.tracks[i][0])
         result.outputs["bvh"] = result.outputs[f"bvh_track{longest + 1}"]
-        log.info("%s: one BVH file per track: %s_track1.bvh ... %s_track%d.bvh", name, name, name, len(result.tracks))
+        log.info("%s: one BVH file per track: %s_track1.bvh ... %s_track%d.bvh", name, name, name,
+                 len(result.tracks))
     else:
         result.outputs["bvh"] = write_bvh(out / f"{name}.bvh", pose, fps)
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
