@@ -59,8 +59,14 @@ def _lift(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"hotpose lift: {w.message}", file=sys.stderr)
     out = args.out or str(Path(args.keypoints).with_suffix("")) + "_3d.npz"
-    np.savez(out, pose_3d=pose)
-    print(f"wrote {out}: pose_3d {pose.shape} (metres, camera frame, root at 0)", file=sys.stderr)
+    if args.fixed_bones:
+        from hotpose.video.infer import fixed_skeleton
+        np.savez(out, pose_3d=fixed_skeleton(pose, [(0, len(pose))]), pose_3d_raw=pose)
+    else:
+        np.savez(out, pose_3d=pose)
+    print(f"wrote {out}: pose_3d {pose.shape} (metres, camera frame, root at 0"
+          + ("; fixed bone lengths, the lifter's output in pose_3d_raw" if args.fixed_bones else "") + ")",
+          file=sys.stderr)
     return 0
 
 
@@ -105,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="an official checkpoint to use instead of the packaged default model")
     p.add_argument("--arch", help="the official model file of --checkpoint, e.g. hot_mixste")
     p.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
+    p.add_argument("--fixed-bones", action="store_true",
+                   help="write pose_3d fitted to fixed, left-right symmetric bone lengths (each bone's median; its "
+                   "direction kept), as `hotpose infer` does, and the lifter's output as pose_3d_raw")
     p.set_defaults(func=_lift)
 
     p = sub.add_parser("infer", help="video(s) -> 2D keypoints -> 3D poses: npz, JSON, BVH and a rendered video")

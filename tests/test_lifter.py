@@ -188,6 +188,12 @@ def test_cli_npz_round_trip(tmp_path, cli_model, lifter):
     assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--no-flip"]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "kp_3d.npz")["pose_3d"], lifter.lift(kp, (W, H), flip=False),
                                atol=1e-6)
+    assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--fixed-bones"]) == 0
+    f = np.load(tmp_path / "kp_3d.npz")
+    from hotpose.skeleton import bone_length_series
+    np.testing.assert_allclose(f["pose_3d_raw"], lifter.lift(kp, (W, H)), atol=1e-6)
+    assert bone_length_series(f["pose_3d_raw"]).std(0).max() > 1e-4  # the lifter's bones change length ...
+    assert bone_length_series(f["pose_3d"]).std(0).max() < 1e-5  # ... the fitted skeleton's do not
 
 
 def test_cli_json_round_trip(tmp_path, cli_model, lifter, capsys):
