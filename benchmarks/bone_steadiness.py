@@ -2,8 +2,9 @@
 bone lengths, averaged over the bones, for a lifter on:
 
 * ``sample``: the built-in sample of ``hotpose demo`` (real BlazePose keypoints of one person, 164 frames);
-* ``--video DIR/NAME.npz`` (repeatable): the ``keypoints_2d`` of a ``hotpose infer`` output, cut into one segment
-  per tracked person as ``hotpose infer`` cuts it (``hotpose.video.infer.tracks``), each lifted and scored alone;
+* ``--video DIR/NAME.npz`` (repeatable): the ``keypoints_2d`` of a ``hotpose infer`` output, cut into tracks and
+  lifted as ``hotpose infer`` does (``hotpose.video.infer.tracks``, ``lift_tracks``), each track of 10 frames or more
+  scored alone (the figures infer logs);
 * ``test views`` (when the Bandai-Namco data is at ``--data``): the test views of configs/default_model.yaml
   (projected ground-truth 2D; the ground truth's own figure is printed beside it).
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hotpose.skeleton import JOINT_NAMES, bone_length_series  # noqa: E402
-from hotpose.video.infer import bone_cv, identity_jumps, load_lifter, tracks, valid_frames  # noqa: E402
+from hotpose.video.infer import bone_cv, identity_jumps, lift_tracks, load_lifter, tracks, valid_frames  # noqa: E402
 
 
 def shortest(pose) -> float:
@@ -41,12 +41,6 @@ def per_bone(pose) -> dict:
     return {JOINT_NAMES[j + 1]: round(float(c), 3) for j, c in enumerate(cv)}
 
 
-def lift(lifter, kp, size):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
-        return lifter.lift(kp, image_size=size)
-
-
 def test_views(lifter, data: Path):
     from hotpose.data.config import load_splits
     from hotpose.engine.config import load_config
@@ -57,7 +51,7 @@ def test_views(lifter, data: Path):
     cvs, gt = [], []
     for s in seqs:
         # inputs are normalised screen coordinates; as pixels of a 1000 x 1000 image they normalise back exactly
-        cvs.append(bone_cv(lift(lifter, (s.inputs[..., :2] + 1.0) * 500.0, (1000, 1000))))
+        cvs.append(bone_cv(lift_tracks(lifter, (s.inputs[..., :2] + 1.0) * 500.0, (1000, 1000))))
         gt.append(bone_cv(s.targets))
     return float(np.mean(cvs)), float(np.mean(gt)), len(seqs)
 
@@ -79,15 +73,17 @@ def main(argv=None) -> int:
     lifter = load_lifter(args.checkpoint)
     rows = []
     s = load_sample()
-    pose = lift(lifter, s["keypoints_2d"], s["image_size"])
+    pose = lift_tracks(lifter, s["keypoints_2d"], s["image_size"])
     rows.append({"input": "built-in sample", "frames": len(pose), "cv": bone_cv(pose), "short": shortest(pose),
                  "bones": per_bone(pose)})
     for v in args.video:
         with np.load(v) as f:
             kp, size, fps = f["keypoints_2d"], tuple(float(x) for x in f["image_size"]), float(f["fps"])
         present = np.isfinite(kp).all(-1).any(-1)
-        for a, b in tracks(valid_frames(present, fps), identity_jumps(kp, present), min_frames=10):
-            pose = lift(lifter, kp[a:b], size)
+        found = tracks(valid_frames(present, fps), identity_jumps(kp, present))  # as `hotpose infer` cuts them
+        pose_all = lift_tracks(lifter, kp, size, track_ranges=found)
+        for a, b in (r for r in found if r[1] - r[0] >= 10):
+            pose = pose_all[a:b]
             rows.append({"input": f"{Path(v).name} frames {a}-{b - 1}", "frames": b - a, "cv": bone_cv(pose),
                          "short": shortest(pose), "bones": per_bone(pose)})
     if (Path(args.data) / "data_3d_bandai.npz").is_file():

@@ -45,7 +45,7 @@ from .keypoints import to_h36m
 log = logging.getLogger("hotpose.video")
 
 __all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
-           "identity_jumps", "tracks", "fixed_skeleton",
+           "identity_jumps", "tracks", "lift_tracks", "fixed_skeleton",
            "process_keypoints", "process_video", "infer", "load_lifter"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -147,6 +147,29 @@ def tracks(valid, switches=(), min_frames: int = 1) -> list[tuple[int, int]]:
     return out
 
 
+def lift_tracks(lifter, keypoints_2d, image_size, scores=None, track_ranges=(), name: str = "") -> np.ndarray:
+    """``lifter.lift`` over a video whose frames fall into ``track_ranges``: with several tracks each is lifted on
+    its own, so that no window mixes two of them; frames outside them (long gaps), and a single track, come from
+    the lift of the whole video. The lifter's warning about interpolated keypoints is silenced (infer logs gaps)."""
+    kp = np.asarray(keypoints_2d)
+    size = tuple(float(v) for v in image_size)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
+        parts = {}
+        for a, b in track_ranges if len(track_ranges) > 1 else []:
+            try:
+                parts[a, b] = lifter.lift(kp[a:b], image_size=size, scores=None if scores is None else scores[a:b])
+            except ValueError as e:  # e.g. a joint never detected within the track
+                log.warning("%s: frames %d-%d lifted with the whole video instead (%s)", name, a, b - 1, e)
+        if sum(b - a for a, b in parts) < len(kp):
+            pose = lifter.lift(kp, image_size=size, scores=scores)
+        else:
+            pose = np.empty((len(kp), kp.shape[1], 3), np.float32)
+    for (a, b), part in parts.items():
+        pose[a:b] = part
+    return pose
+
+
 def fixed_skeleton(pose_3d, track_ranges) -> np.ndarray:
     """(T, 17, 3) poses -> the same with fixed bone lengths per track: each bone keeps its direction and takes the
     track's median length, left and right alike; frames outside every track take the longest track's lengths."""
@@ -228,24 +251,9 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                     "switched to another person there", name, ", ".join(map(str, switches[:10].tolist())))
 
     t0 = time.perf_counter()
-    size = tuple(float(v) for v in image_size)
-    lift_sc = np.where(present[:, None], sc, 0)
     result.tracks = tracks(valid, switches)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*were filled by linear interpolation.*")
-        parts = {}  # with several tracks, each on its own, so that no window mixes two of them
-        for a, b in result.tracks if len(result.tracks) > 1 else []:
-            try:
-                parts[a, b] = lifter.lift(kp[a:b], image_size=size, scores=lift_sc[a:b])
-            except ValueError as e:  # e.g. a joint never detected within the track
-                log.warning("%s: frames %d-%d lifted with the whole video instead (%s)", name, a, b - 1, e)
-        # frames outside the lifted tracks (long gaps) come from the whole video
-        whole = sum(b - a for a, b in parts) < t
-        pose = lifter.lift(kp, image_size=size, scores=lift_sc) if whole else \
-            np.empty((t, kp.shape[1], 3), np.float32)
-        for (a, b), part in parts.items():
-            pose[a:b] = part
-    raw, pose = pose, fixed_skeleton(pose, result.tracks)
+    raw = lift_tracks(lifter, kp, image_size, np.where(present[:, None], sc, 0), result.tracks, name)
+    pose = fixed_skeleton(raw, result.tracks)
     timings["lift"] = timings.get("lift", 0.0) + time.perf_counter() - t0
     weights = [b - a for a, b in result.tracks]
     result.bone_cv = float(np.average([bone_cv(raw[a:b]) for a, b in result.tracks], weights=weights)) \
