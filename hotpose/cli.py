@@ -60,8 +60,8 @@ def _lift(args: argparse.Namespace) -> int:
         print(f"hotpose lift: {w.message}", file=sys.stderr)
     out = args.out or str(Path(args.keypoints).with_suffix("")) + "_3d.npz"
     if args.fixed_bones:
-        from hotpose.video.infer import fixed_skeleton
-        np.savez(out, pose_3d=fixed_skeleton(pose, [(0, len(pose))]), pose_3d_raw=pose)
+        from hotpose.skeleton import fixed_skeleton
+        np.savez(out, pose_3d=fixed_skeleton(pose), pose_3d_raw=pose)
     else:
         np.savez(out, pose_3d=pose)
     print(f"wrote {out}: pose_3d {pose.shape} (metres, camera frame, root at 0"

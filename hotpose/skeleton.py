@@ -49,6 +49,20 @@ def normalise_bone_lengths(poses, lengths=None, parents=PARENTS) -> np.ndarray:
     return out
 
 
+def fixed_skeleton(pose_3d, track_ranges=None) -> np.ndarray:
+    """(T, 17, 3) poses -> float32, the same with fixed bone lengths per track (``track_ranges``: [(first, end)]
+    frame ranges; None: the whole sequence is one track): each bone keeps its direction and takes the track's
+    median length, left and right alike; frames outside every track take the longest track's lengths."""
+    pose = np.asarray(pose_3d, np.float64)
+    if not track_ranges:
+        return normalise_bone_lengths(pose, bone_lengths(pose, symmetric=True)).astype(np.float32)
+    a, b = max(track_ranges, key=lambda r: r[1] - r[0])
+    out = normalise_bone_lengths(pose, bone_lengths(pose[a:b], symmetric=True))
+    for a, b in track_ranges:
+        out[a:b] = normalise_bone_lengths(pose[a:b], bone_lengths(pose[a:b], symmetric=True))
+    return out.astype(np.float32)
+
+
 def rescale_bones(poses: np.ndarray, factors: dict, parents=PARENTS, groups=BONE_GROUPS) -> np.ndarray:
     """Change a body's proportions: (T, J, 3) joint positions -> (T, J, 3) with every bone of ``groups[name]``
     lengthened by ``factors[name]`` (bones not named keep their length). Each bone keeps its direction and the

@@ -4,8 +4,8 @@ Keys (both files): `keypoints_2d` (T, 17, 2) pixels, H36M order; `scores` (T, 17
 metres, camera convention (x right, y down, z away), as the lifter returns it; `fps` (float); `image_size` (width,
 height) pixels; `joint_names` (17,) and `parents` (17,) of hotpose.skeleton; `units` {"keypoints_2d": "pixel",
 "pose_3d": "metre"}. The JSON holds nested lists (T x 17 x C) with NaN written as null, plus `num_frames`.
-`pose_3d_raw` (T, 17, 3), when given: the lifter's own output, where `pose_3d` is a fitted skeleton (as
-``hotpose infer`` writes them).
+`pose_3d_raw` (T, 17, 3), when given: the lifter's own output, where `pose_3d` is a fitted skeleton; `valid` (T,)
+bool, when given: frames that are not inside a long gap without a person (both as ``hotpose infer`` writes them).
 """
 from __future__ import annotations
 
@@ -28,18 +28,22 @@ def _nested(a: np.ndarray):
 
 
 def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, image_size,
-                 pose_3d_raw=None) -> tuple[Path, Path]:
+                 pose_3d_raw=None, valid=None) -> tuple[Path, Path]:
     """Write DIR/<name>.npz and DIR/<name>.json (keys in the module docstring); returns both paths."""
     kp = np.asarray(keypoints_2d, dtype=np.float32)
     sc = np.asarray(scores, dtype=np.float32)
     p3 = np.asarray(pose_3d, dtype=np.float32)
-    raw = {} if pose_3d_raw is None else {"pose_3d_raw": np.asarray(pose_3d_raw, dtype=np.float32)}
+    extra = {}  # optional keys, written after the others
+    if pose_3d_raw is not None:
+        extra["pose_3d_raw"] = np.asarray(pose_3d_raw, dtype=np.float32)
+    if valid is not None:
+        extra["valid"] = np.asarray(valid, dtype=bool)
     t = kp.shape[0] if kp.ndim else 0
     if kp.shape != (t, NUM_JOINTS, 2) or sc.shape != (t, NUM_JOINTS) or p3.shape != (t, NUM_JOINTS, 3) or \
-            any(v.shape != p3.shape for v in raw.values()):
-        raise ValueError(f"expected keypoints_2d (T,17,2), scores (T,17), pose_3d (T,17,3) (and pose_3d_raw as "
-                         f"pose_3d) with one T, got {kp.shape}, {sc.shape}, {p3.shape}"
-                         + "".join(f", {v.shape}" for v in raw.values()))
+            extra.get("pose_3d_raw", p3).shape != p3.shape or extra.get("valid", np.zeros(t)).shape != (t,):
+        raise ValueError(f"expected keypoints_2d (T,17,2), scores (T,17), pose_3d (T,17,3) (pose_3d_raw as "
+                         f"pose_3d, valid (T,)) with one T, got {kp.shape}, {sc.shape}, {p3.shape}"
+                         + "".join(f", {k} {v.shape}" for k, v in extra.items()))
     size = np.asarray(image_size, dtype=np.int64).reshape(-1)
     if size.shape != (2,) or (size <= 0).any():
         raise ValueError(f"image_size must be (width, height) > 0, got {image_size}")
@@ -51,11 +55,11 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
     out.mkdir(parents=True, exist_ok=True)
     npz, js = out / f"{name}.npz", out / f"{name}.json"
     np.savez_compressed(npz, keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
-                        joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **raw)
-    units = {k: v for k, v in UNITS.items() if k != "pose_3d_raw" or raw}
+                        joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **extra)
+    units = {k: v for k, v in UNITS.items() if k != "pose_3d_raw" or "pose_3d_raw" in extra}
     doc = {"name": name, "fps": float(fps), "image_size": [int(v) for v in size], "num_frames": t,
            "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": units,
            "keypoints_2d": _nested(kp), "scores": _nested(sc), "pose_3d": _nested(p3),
-           **{k: _nested(v) for k, v in raw.items()}}
+           **{k: [bool(b) for b in v] if k == "valid" else _nested(v) for k, v in extra.items()}}
     js.write_text(json.dumps(doc, separators=(",", ":")))
     return npz, js

@@ -10,7 +10,7 @@ grey with a red border. A video without any person raises :class:`NoPersonError`
 
 Skeleton: ``pose_3d`` (npz, JSON, BVH, render) is the lifter's output (kept as ``pose_3d_raw``) fitted to a skeleton
 with fixed bone lengths: within each track, every bone keeps its direction in every frame and takes the track's
-median length, left and right alike (:func:`fixed_skeleton`). On the test views of the packaged model this changes
+median length, left and right alike (:func:`hotpose.skeleton.fixed_skeleton`). On the test views of the packaged model this changes
 P1 by less than 0.5 mm; it removes the bone-length changes a monocular lifter makes from frame to frame (a bone
 seen end-on is often predicted short), and it is the skeleton the BVH file stores, so the two agree.
 
@@ -26,7 +26,6 @@ WORLD_SIZE-th video of the sorted list, starting at the r-th.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -37,7 +36,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from ..skeleton import bone_length_series, bone_lengths, normalise_bone_lengths
+from ..skeleton import bone_length_series, fixed_skeleton
 from .bvh import write_bvh
 from .export import save_outputs
 from .keypoints import to_h36m
@@ -45,7 +44,7 @@ from .keypoints import to_h36m
 log = logging.getLogger("hotpose.video")
 
 __all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
-           "identity_jumps", "tracks", "lift_tracks", "fixed_skeleton",
+           "identity_jumps", "tracks", "lift_tracks",
            "process_keypoints", "process_video", "infer", "load_lifter"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -170,19 +169,6 @@ def lift_tracks(lifter, keypoints_2d, image_size, scores=None, track_ranges=(), 
     return pose
 
 
-def fixed_skeleton(pose_3d, track_ranges) -> np.ndarray:
-    """(T, 17, 3) poses -> the same with fixed bone lengths per track: each bone keeps its direction and takes the
-    track's median length, left and right alike; frames outside every track take the longest track's lengths."""
-    pose = np.asarray(pose_3d, np.float64)
-    if not track_ranges:
-        return normalise_bone_lengths(pose, bone_lengths(pose, symmetric=True)).astype(np.float32)
-    a, b = max(track_ranges, key=lambda r: r[1] - r[0])
-    out = normalise_bone_lengths(pose, bone_lengths(pose[a:b], symmetric=True))
-    for a, b in track_ranges:
-        out[a:b] = normalise_bone_lengths(pose[a:b], bone_lengths(pose[a:b], symmetric=True))
-    return out.astype(np.float32)
-
-
 def bone_cv(pose_3d, valid=None) -> float:
     """Mean over the 16 bones of the coefficient of variation (std / mean) of their length over time."""
     pose = np.asarray(pose_3d, np.float64)
@@ -208,15 +194,6 @@ def load_lifter(checkpoint: str | None = None, arch: str | None = None):
                              f"--arch (its model file, e.g. hot_mixste)")
         return Lifter(model_from_checkpoint(state).float())
     return Lifter.from_pretrained("default")
-
-
-def _add_valid(npz: Path, js: Path, valid: np.ndarray) -> None:
-    with np.load(npz) as f:
-        data = {k: f[k] for k in f.files}
-    np.savez_compressed(npz, **data, valid=valid)
-    doc = json.loads(js.read_text())
-    doc["valid"] = [bool(v) for v in valid]
-    js.write_text(json.dumps(doc, separators=(",", ":")))
 
 
 def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, out_dir, lifter,
@@ -264,8 +241,7 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                  ", ".join(f"{bone_cv(raw[a:b]):.3f}" for a, b in result.tracks))
 
     t0 = time.perf_counter()
-    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw)
-    _add_valid(npz, js, valid)
+    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw, valid=valid)
     result.outputs.update(npz=npz, json=js)
     if len(result.tracks) > 1:  # a skeleton per track: one BVH file each, "bvh" is the longest track's
         for i, (a, b) in enumerate(result.tracks, 1):
