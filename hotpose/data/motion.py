@@ -118,9 +118,10 @@ def check_placement(placement: dict) -> tuple[float, float, float]:
     return low, high, offset
 
 
-def draw_placement(placement: dict, camera: Camera, rng: np.random.Generator) -> np.ndarray:
-    """A camera-frame position (3,) metres for a view's mean root, drawn as the module docstring says."""
-    low, high, offset = check_placement(placement)
+def draw_placement(placement: tuple[float, float, float], camera: Camera, rng: np.random.Generator) -> np.ndarray:
+    """A camera-frame position (3,) metres for a view's mean root, drawn as the module docstring says;
+    ``placement`` is :func:`check_placement`'s (low, high, offset)."""
+    low, high, offset = placement
     depth = float(np.exp(rng.uniform(np.log(low), np.log(high))))
     aspect = camera.res_h / camera.res_w
     sx = rng.uniform(-offset, offset)
@@ -169,8 +170,7 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
     if root_motion not in ROOT_MOTION:
         raise DataError(f"unknown root_motion {root_motion!r}; expected one of {ROOT_MOTION}")
     cameras = cameras or load_cameras()
-    if placement:
-        check_placement(placement)
+    placement = check_placement(placement) if placement else None
     pos = load_positions_3d(path, subjects)
     out = []
     multi = isinstance(camera_subject, (list, tuple))
