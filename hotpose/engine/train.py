@@ -101,6 +101,12 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
 
     torch.manual_seed(t.seed)
     model = build_model(cfg.model.name, **cfg.model.args).to(d.device)
+    if state is None and t.init:  # before the data is read, so that a wrong init fails at once
+        try:
+            model.load_state_dict(ckpt.initial_weights(t.init))
+        except RuntimeError as e:
+            raise ConfigError(f"train.init={t.init!r} does not fit model {cfg.model.name} with args "
+                              f"{cfg.model.args}: {str(e).splitlines()[0][:300]}") from None
     splits = ["train"] + ([t.select_on] if t.select_on in ("val", "test") else [])
     data = load_splits(cfg.data, splits)
     if t.select_on == "val" and not data["val"]:
@@ -123,12 +129,6 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
         start, step, best, history = state["epoch"], state["step"], state["best"], state["history"]
         ckpt.set_rng_state(state["rng"][d.rank], d.device)
     else:
-        if t.init:
-            try:
-                model.load_state_dict(ckpt.initial_weights(t.init))
-            except RuntimeError as e:
-                raise ConfigError(f"train.init={t.init!r} does not fit model {cfg.model.name} with args "
-                                  f"{cfg.model.args}: {str(e).splitlines()[0][:300]}") from None
         torch.manual_seed(t.seed + d.rank)
     if d.main:
         ckpt.write_record(out, dump_config(cfg), ckpt.environment(d.world, d.device))
