@@ -152,9 +152,21 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = list(args.overrides) + extra
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, TypeError) as e:
-        print(f"hotpose {args.command}: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"hotpose {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        print(f"hotpose {args.command}: {_message(e)}", file=sys.stderr)
         return 2
+
+
+def _message(e: BaseException) -> str:
+    """One line for the user: OSError's strerror and file name, KeyError's key without repr quotes."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    if isinstance(e, KeyError) and len(e.args) == 1 and isinstance(e.args[0], str):
+        return e.args[0]
+    return str(e)
 
 
 if __name__ == "__main__":

@@ -19,27 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from hotpose.fileio import atomic_write_bytes, clean_temp  # noqa: F401  (re-exported for the trainer)
+
 FORMAT = "hotpose-checkpoint-1"
 LAST, BEST = "last.pt", "best.pt"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some filesystems cannot fsync a directory
-        pass
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
@@ -88,12 +71,6 @@ def initial_weights(spec: str) -> dict:
     if isinstance(blob, dict) and str(blob.get("format", "")).startswith("hotpose-pretrained"):
         return blob["state_dict"]
     raise ValueError(f"train.init: {path} is neither a hotpose training checkpoint nor a packaged pretrained model")
-
-
-def clean_temp(folder: str | Path) -> None:
-    """Remove temporary files left by writers that were killed mid-write."""
-    for p in Path(folder).glob(".*.tmp.*"):
-        p.unlink(missing_ok=True)
 
 
 def rng_state(device: torch.device) -> dict:

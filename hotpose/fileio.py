@@ -1,0 +1,87 @@
+"""Output files that are never half-written and never replace what they should not.
+
+Every file hotpose writes goes through :func:`atomic_write_bytes` or :func:`atomic_output`: the content is written
+to a temporary name in the target's folder, flushed to disk and renamed over the target, so a reader (or a run
+killed mid-write, or a full disk) sees the old file or the new one, never a mix. :func:`check_output` is the
+command line's guard before any work starts: the output must not be one of the inputs, must not exist unless the
+user said ``--overwrite``, and its folder must be writable.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # some filesystems cannot fsync a directory
+        pass
+
+
+def temp_name(path: str | Path) -> Path:
+    """The temporary name a writer of ``path`` uses (hidden, in the same folder, unique per process)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp.{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path to write to; on success it is fsynced and renamed to ``path``, on any error removed.
+
+    The writer must write exactly the yielded path (e.g. ``np.savez(f, ...)`` with an open file object, since numpy
+    appends ``.npz`` to names that lack it)."""
+    path = Path(path)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new content, never a mix."""
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def clean_temp(folder: str | Path) -> None:
+    """Remove temporary files left by writers that were killed mid-write."""
+    for p in Path(folder).glob(".*.tmp.*"):
+        p.unlink(missing_ok=True)
+
+
+def check_output(out: str | Path, inputs: tuple[str | Path, ...] = (), overwrite: bool = False,
+                 flag: str = "--out") -> Path:
+    """Check, before any work, that ``out`` can be written: not one of ``inputs``, not an existing file unless
+    ``overwrite``, not a folder, and in an existing, writable folder. Returns ``out`` as a Path; raises ValueError
+    (a user error) or FileExistsError with a message that names the flag to change."""
+    out = Path(out)
+    for src in inputs:
+        if Path(src).exists() and out.exists() and os.path.samefile(src, out) or \
+                Path(os.path.abspath(src)) == Path(os.path.abspath(out)):
+            raise ValueError(f"{flag} {out} is the input file; choose another output name")
+    if out.is_dir():
+        raise ValueError(f"{flag} {out} is a folder; give a file name")
+    if out.exists() and not out.is_file():
+        raise ValueError(f"{flag} {out} is not a regular file (a device or pipe); give a file name")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{flag} {out} exists; pass --overwrite to replace it, or choose another name")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {out}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {out}: folder {folder} is not writable")
+    return out
