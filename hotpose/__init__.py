@@ -9,6 +9,7 @@ from hotpose import layers
 from hotpose.official import load_official
 from hotpose.lifter import Lifter
 from hotpose.registry import build_from_config, build_model, list_models
+from hotpose import zoo  # noqa: F401  (registers the named models)
 
 __version__ = "0.1.0"
 

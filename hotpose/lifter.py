@@ -18,18 +18,8 @@ from torch import nn
 from hotpose.data.cameras import normalize_screen
 from hotpose.data.sequence import Sequence
 from hotpose.data.windows import Windows
+from hotpose.pretrained import PRETRAINED, pretrained_path  # noqa: F401  (part of this module's API)
 
-
-PRETRAINED = {"default": "default.pt"}
-
-
-def pretrained_path(name: str = "default") -> Path:
-    """Path of the packaged pretrained model ``name`` (see hotpose/pretrained/README.md)."""
-    from importlib import resources
-
-    if name not in PRETRAINED:
-        raise KeyError(f"unknown pretrained model {name!r}; known: {', '.join(sorted(PRETRAINED))}")
-    return Path(str(resources.files("hotpose") / "pretrained" / PRETRAINED[name]))
 
 
 def fill_missing(keypoints: np.ndarray) -> tuple[np.ndarray, int]:

@@ -109,7 +109,6 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
     settings:    values the tensors cannot tell, passed to the model config, e.g. ``heads=8, neighbour_num=2`` for a
                  MotionAGFormer-B checkpoint (the official HoT file builds 4 heads and 4 neighbours).
     """
-    _load_zoo()
     if arch not in OFFICIAL:
         raise KeyError(f"unknown official architecture {arch!r}; known: {', '.join(sorted(OFFICIAL))}")
     spec = OFFICIAL[arch]
@@ -145,6 +144,3 @@ def default_pruning(frames: int, token_num: int | None, layer_index: int | None,
         token_num = paper[0]
     return token_num, paper[1] if layer_index is None else layer_index
 
-
-def _load_zoo() -> None:
-    import hotpose.zoo  # noqa: F401  (registers the official architectures)

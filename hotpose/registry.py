@@ -1,4 +1,7 @@
-"""The model registry: a plain dict from name to factory, filled by :func:`register`."""
+"""The model registry: a plain dict from name to factory, filled by :func:`register`.
+
+The named models live in :mod:`hotpose.zoo`, which ``import hotpose`` loads (this module imports nothing above it),
+so the registry is full whenever any part of hotpose is imported."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -46,7 +49,6 @@ def tiny_overrides(name: str) -> dict:
 
 def list_models() -> list[str]:
     """Names accepted by :func:`build_model`, sorted."""
-    _load_zoo()
     return sorted(MODELS)
 
 
@@ -55,7 +57,6 @@ def build_model(name: str, **overrides) -> nn.Module:
 
     Example: ``build_model("hot_mixste_243", dim=64, frames=27, keep=9)``.
     """
-    _load_zoo()
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
     return MODELS[name](**overrides)
@@ -69,7 +70,6 @@ def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassC
     """
     from hotpose.hourglass.model import HourglassModel
 
-    _load_zoo()
     cfg_cls, bb_cls = BACKBONES[backbone]
     bb_fields = {f.name for f in fields(cfg_cls)}
     hg_fields = {f.name for f in fields(HourglassConfig)}
@@ -92,10 +92,6 @@ def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassC
 
 def build_from_config(config: dict) -> nn.Module:
     """Rebuild a model from the ``model.config`` dict stored beside its weights."""
-    _load_zoo()
     return compose(config.get("name", config["backbone"]), config["backbone"], config["backbone_config"],
                    config.get("hourglass"), {})
 
-
-def _load_zoo() -> None:
-    import hotpose.zoo  # noqa: F401  (registers the models)

@@ -60,7 +60,7 @@ def model_from_checkpoint(state: dict) -> nn.Module:
 def initial_weights(spec: str) -> dict:
     """The state dict that ``train.init`` names: "pretrained:NAME" (a packaged model, e.g. pretrained:default), a
     checkpoint of ``hotpose train`` (best.pt / last.pt), or a packaged-format file (hotpose/pretrained/*.pt)."""
-    from hotpose.lifter import pretrained_path
+    from hotpose.pretrained import pretrained_path
 
     path = pretrained_path(spec.split(":", 1)[1]) if spec.startswith("pretrained:") else Path(spec)
     if not path.is_file():

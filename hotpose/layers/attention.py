@@ -46,6 +46,8 @@ class Attention(nn.Module):
     ``scale`` defaults to (C / heads) ** -0.5.
     """
 
+    kernel_flag = "explicit"  # set by :func:`hotpose.layers.use_kernels`
+
     def __init__(self, dim: int, heads: int = 8, qkv_bias: bool = True, scale: float | None = None,
                  attn_drop: float = 0.0, proj_drop: float = 0.0):
         super().__init__()
@@ -75,6 +77,8 @@ class CrossAttention(nn.Module):
     does (``explicit``, the official arithmetic, keeps the B-fold projection).
     Parameter names (``linear_q``, ``linear_k``, ``linear_v``, ``proj``) follow the official TRA.
     """
+
+    kernel_flag = "explicit"  # set by :func:`hotpose.layers.use_kernels`
 
     def __init__(self, dim: int, heads: int = 8, qkv_bias: bool = True, scale: float | None = None,
                  attn_drop: float = 0.0, proj_drop: float = 0.0):

@@ -23,6 +23,7 @@ class Linear(nn.Linear):
     ``F.linear``. x: (..., in) -> (..., out)."""
 
     exact = False
+    kernel_flag = "exact"  # the attribute :func:`use_kernels` sets (True: the official arithmetic)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.exact or self.bias is None or x.dtype != self.weight.dtype:
@@ -31,21 +32,18 @@ class Linear(nn.Linear):
 
 
 def use_kernels(model: nn.Module, mode: str) -> list[tuple[nn.Module, str, bool]]:
-    """Switch every shared layer of ``model`` to ``mode`` (``"exact"`` or ``"fast"``, see the module docstring).
-    Returns the previous settings (for :func:`kernels`)."""
-    from hotpose.layers.attention import Attention, CrossAttention
-
+    """Switch every shared layer of ``model`` to ``mode`` (``"exact"`` or ``"fast"``, see the module docstring): each
+    layer whose class names a ``kernel_flag`` attribute gets it set to True for exact. Returns the previous settings
+    (for :func:`kernels`)."""
     if mode not in MODES:
         raise ValueError(f"kernel mode must be one of {MODES}, got {mode!r}")
     exact = mode == "exact"
     previous = []
     for layer in model.modules():
-        if isinstance(layer, (Attention, CrossAttention)):
-            previous.append((layer, "explicit", layer.explicit))
-            layer.explicit = exact
-        elif isinstance(layer, Linear):
-            previous.append((layer, "exact", layer.exact))
-            layer.exact = exact
+        flag = getattr(type(layer), "kernel_flag", None)
+        if flag is not None:
+            previous.append((layer, flag, getattr(layer, flag)))
+            setattr(layer, flag, exact)
     return previous
 
 
