@@ -29,41 +29,124 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_sentence(doc: str | None) -> str:
+    """The first sentence of a docstring's first paragraph, whole (lines joined; abbreviations such as "w." and
+    "e.g." do not end it)."""
+    import re
+
+    para = " ".join(line.strip() for line in (doc or "").strip().split("\n\n")[0].splitlines())
+    for m in re.finditer(r"[.!?](?=\s|$)", para):
+        word = re.search(r"(\S+)$", para[:m.start()])
+        if word and (len(word.group(1)) == 1 or word.group(1).lower() in ("e.g", "i.e", "vs", "cf", "etc", "al")):
+            continue
+        return para[:m.end()]
+    return para
+
+
 def _models(args: argparse.Namespace) -> int:
     from hotpose.registry import MODELS, list_models
 
-    for name in list_models():
-        doc = (MODELS[name].__doc__ or "").strip().splitlines()
-        print(f"{name:<30} {doc[0] if doc else ''}")
+    try:
+        for name in list_models():
+            print(f"{name:<30} {_first_sentence(MODELS[name].__doc__)}".rstrip())
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`hotpose models | head`): nothing is wrong
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _cli_words(text: str) -> str:
+    """A library message in the command line's words: ``format="h36m"`` / ``format=`` become ``--format``."""
+    import re
+
+    text = re.sub(r"\bformat=([\"']?)([\w-]+)\1", r"--format \2", text)
+    return re.sub(r"\bformat=\s*", "--format ", text)
+
+
+def _default_lift_out(src: Path) -> Path:
+    """KEYPOINTS_3d.npz next to the input: walk.json -> walk_3d.npz, an OpenPose folder run/ -> run_3d.npz."""
+    src = src.resolve() if src.name in ("", ".", "..") else src
+    return src.with_name((src.name if src.is_dir() else src.stem) + "_3d.npz")
 
 
 def _lift(args: argparse.Namespace) -> int:
     import warnings
 
-    import numpy as np
-
+    from hotpose.fileio import atomic_savez, check_output
     from hotpose.lifter import Lifter
+    from hotpose.video.checks import check_image_size, keypoint_warnings, no_skeleton
     from hotpose.video.keypoints import load_keypoints
 
-    keypoints, scores = load_keypoints(args.keypoints, format=args.format, unlabelled_17="h36m")
+    # Everything the user can get wrong is checked before the model is loaded and the keypoints are lifted.
+    if args.arch and not args.checkpoint:
+        raise ValueError("--arch names the model of --checkpoint; pass --checkpoint too (without both, the packaged "
+                         "default model is used)")
+    if args.checkpoint and not args.arch:
+        raise ValueError("--checkpoint needs --arch (the official model file, e.g. hot_mixste)")
+    if args.arch:
+        from hotpose.official import OFFICIAL
+        if args.arch not in OFFICIAL:
+            raise ValueError(f"--arch {args.arch}: unknown official model file; known: {', '.join(sorted(OFFICIAL))}")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise ValueError(f"--checkpoint {args.checkpoint}: "
+                         + ("is a folder, not a checkpoint file" if Path(args.checkpoint).is_dir() else "no such file"))
+    size = check_image_size(args.image_size, "--image-size")
+    src = Path(args.keypoints)
+    if not src.exists():
+        raise ValueError(f"keypoint file not found: {src}")
+    out = check_output(args.out or _default_lift_out(src), (src,), args.overwrite)
+
+    said: list[str] = []
+
+    def tell(messages) -> None:
+        for m in map(_cli_words, map(str, messages)):
+            if m not in said:
+                said.append(m)
+                print(f"hotpose lift: warning: {m}", file=sys.stderr)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            keypoints, scores = load_keypoints(src, format=args.format)
+        except ValueError as e:
+            raise ValueError(_cli_words(str(e))) from None
+    if (why := no_skeleton(keypoints)) is not None:
+        raise ValueError(f"{src}: {why}")
+    tell([w.message for w in caught] + keypoint_warnings(keypoints, size))
+
     if args.checkpoint:
-        if not args.arch:
-            raise ValueError("--checkpoint needs --arch (the official model file, e.g. hot_mixste)")
-        lifter = Lifter.from_official(args.arch, args.checkpoint)
+        with open(args.checkpoint, "rb") as f:
+            head = f.read(4)
+        if not (head.startswith(b"PK") or head[:1] == b"\x80"):  # torch.save writes a zip (or, before 1.6, a pickle)
+            raise ValueError(f"--checkpoint {args.checkpoint}: not a PyTorch checkpoint file"
+                             + (" (it is empty)" if not head else ""))
+        try:
+            lifter = Lifter.from_official(args.arch, args.checkpoint)
+        except (ValueError, KeyError, TypeError) as e:
+            text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            first = _first_sentence(text.strip().splitlines()[0] if text.strip() else repr(e))
+            unread = f"cannot read checkpoint {args.checkpoint}: "
+            if first.startswith(unread):
+                why = first[len(unread):]
+                first = "not a PyTorch checkpoint" + ("" if why.startswith("[enforce fail") else f" ({why})")
+            raise ValueError(f"--checkpoint {args.checkpoint} (--arch {args.arch}): {first}") from None
     else:
         lifter = Lifter.from_pretrained("default")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pose = lifter.lift(keypoints, image_size=tuple(args.image_size), scores=scores, flip=not args.no_flip)
-    for w in caught:
-        print(f"hotpose lift: {w.message}", file=sys.stderr)
-    out = args.out or str(Path(args.keypoints).with_suffix("")) + "_3d.npz"
+        pose = lifter.lift(keypoints, image_size=size, scores=scores, flip=not args.no_flip)
+    tell(w.message for w in caught)
+
     if args.fixed_bones:
         from hotpose.skeleton import fixed_skeleton
-        np.savez(out, pose_3d=fixed_skeleton(pose), pose_3d_raw=pose)
+        arrays = {"pose_3d": fixed_skeleton(pose), "pose_3d_raw": pose}
     else:
-        np.savez(out, pose_3d=pose)
+        arrays = {"pose_3d": pose}
+    try:
+        atomic_savez(out, arrays)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot write it: {e.strerror or e}", str(out)) from None
     print(f"wrote {out}: pose_3d {pose.shape} (metres, camera frame, root at 0"
           + ("; fixed bone lengths, the lifter's output in pose_3d_raw" if args.fixed_bones else "") + ")",
           file=sys.stderr)
@@ -104,11 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "list of frames of [x, y] pairs, or a detector's output (COCO-style / AlphaPose / mmpose JSON, an "
                    "OpenPose folder)")
     p.add_argument("--format", help="keypoint layout of the file (h36m, coco, halpe, blazepose, body25, ...; "
-                   "default: the file's own, and Human3.6M order for an unlabelled 17-keypoint npz or JSON list)")
+                   "default: the file's own, else told by the keypoint count; an unlabelled 17-keypoint npz or JSON "
+                   "list is read as COCO-17, as hotpose.video.load_keypoints reads it, with a warning when it looks "
+                   "like Human3.6M order: then pass --format h36m)")
     p.add_argument("--image-size", type=float, nargs=2, required=True, metavar=("W", "H"),
-                   help="width and height of the video in pixels")
-    p.add_argument("--out", help="output npz (default: KEYPOINTS_3d.npz) holding pose_3d (T, 17, 3) metres")
-    p.add_argument("--checkpoint", help="an official checkpoint to use instead of the packaged default model")
+                   help="width, then height, of the video in pixels (32 to 16384 each); the keypoints are scaled by "
+                   "it, and a warning says when they do not fit it")
+    p.add_argument("--out", help="output npz holding pose_3d (T, 17, 3) metres, written at exactly this name (default: "
+                   "next to the input, its name with _3d.npz for its suffix: walk.json -> walk_3d.npz; walk.npz and "
+                   "walk.json share that name, so the second run refuses to replace the first's without --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file (never the input)")
+    p.add_argument("--checkpoint", help="an official checkpoint to use instead of the packaged default model "
+                   "(with --arch)")
     p.add_argument("--arch", help="the official model file of --checkpoint, e.g. hot_mixste")
     p.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
     p.add_argument("--fixed-bones", action="store_true",

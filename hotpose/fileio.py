@@ -1,10 +1,10 @@
 """Output files that are never half-written and never replace what they should not.
 
-Every file hotpose writes goes through :func:`atomic_write_bytes` or :func:`atomic_output`: the content is written
-to a temporary name in the target's folder, flushed to disk and renamed over the target, so a reader (or a run
-killed mid-write, or a full disk) sees the old file or the new one, never a mix. :func:`check_output` is the
-command line's guard before any work starts: the output must not be one of the inputs, must not exist unless the
-user said ``--overwrite``, and its folder must be writable.
+Every file hotpose writes goes through :func:`atomic_write_bytes`, :func:`atomic_savez` or
+:func:`atomic_output`: the content is written to a temporary name in the target's folder, flushed to disk and
+renamed over the target, so a reader (or a run killed mid-write, or a full disk) sees the old file or the new one,
+never a mix. :func:`check_output` is the command line's guard before any work starts: the output must not be one of
+the inputs, must not exist unless the user said ``--overwrite``, and its folder must be writable.
 """
 from __future__ import annotations
 
@@ -55,6 +55,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def atomic_savez(path: str | Path, arrays: dict, compressed: bool = False) -> Path:
+    """``np.savez(path, **arrays)`` (or ``np.savez_compressed``) to exactly ``path``, whatever its suffix (numpy
+    alone appends ``.npz`` to a name without it), atomically."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            save(f, **arrays)
+    return Path(path)
 
 
 def clean_temp(folder: str | Path) -> None:

@@ -105,9 +105,13 @@ class Lifter:
                 (ones when not given; ignored by 2-channel models).
         flip:   flip test-time augmentation (None: the lifter's default).
         Deterministic: the random tie-break of TPC's clustering is drawn from a fixed seed (the global RNG is left
-        untouched).
+        untouched). Implausible input (keypoints far outside the image, normalised or all at one point, an image
+        size that is no video's) gives a UserWarning (:mod:`hotpose.video.checks`).
         """
         from hotpose.engine.evaluate import predict, readout_positions, resolve_readout
+        from hotpose.video.checks import check_keypoints
+
+        check_keypoints(keypoints, image_size, stacklevel=2)
 
         model, bb = self.model, self.model.backbone
         kp = np.asarray(keypoints, dtype=np.float64)

@@ -113,6 +113,7 @@ def test_all_nan_errors(lifter):
         lifter.lift(np.full((4, 17, 2), np.nan), (W, H))
 
 
+@pytest.mark.filterwarnings("ignore:every keypoint is at")
 @pytest.mark.parametrize("bad", [np.zeros((5, 16, 2)), np.zeros((5, 17, 3)), np.zeros((0, 17, 2)),
                                  np.zeros((17, 2))])
 def test_bad_shapes(lifter, bad):
@@ -188,7 +189,8 @@ def test_cli_npz_round_trip(tmp_path, cli_model, lifter):
     assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--no-flip"]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "kp_3d.npz")["pose_3d"], lifter.lift(kp, (W, H), flip=False),
                                atol=1e-6)
-    assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--fixed-bones"]) == 0
+    assert main(["lift", str(tmp_path / "kp.npz"), "--image-size", str(W), str(H), "--fixed-bones",
+                 "--overwrite"]) == 0
     f = np.load(tmp_path / "kp_3d.npz")
     from hotpose.skeleton import bone_length_series
     np.testing.assert_allclose(f["pose_3d_raw"], lifter.lift(kp, (W, H)), atol=1e-6)
@@ -204,7 +206,7 @@ def test_cli_json_round_trip(tmp_path, cli_model, lifter, capsys):
     (tmp_path / "b.json").write_text(json.dumps({"keypoints": frames}))
     for name in ("a", "b"):
         assert main(["lift", str(tmp_path / f"{name}.json"), "--image-size", str(W), str(H)]) == 0
-        assert "hotpose lift: 1 missing keypoints (NaN)" in capsys.readouterr().err
+        assert "hotpose lift: warning: 1 missing keypoints (NaN)" in capsys.readouterr().err
         pose = np.load(tmp_path / f"{name}_3d.npz")["pose_3d"]
         assert pose.shape == (9, 17, 3)
 
@@ -223,9 +225,9 @@ def test_cli_bad_files(tmp_path, cli_model, capsys, content, message):
 
 def test_cli_reads_detector_outputs_and_our_own(tmp_path, cli_model, lifter):
     """`hotpose lift` reads what `hotpose.video.load_keypoints` reads: a COCO-17 results JSON (named by --format or
-    by its layout) and the JSON twin of `hotpose infer`; an unlabelled 17-keypoint list is Human3.6M order."""
+    by its layout) and the JSON twin of `hotpose infer`; an unlabelled 17-keypoint list is COCO-17 in both."""
     from hotpose.video.export import save_outputs
-    from hotpose.video.keypoints import coco_to_h36m
+    from hotpose.video.keypoints import coco_to_h36m, load_keypoints
 
     rng = np.random.default_rng(0)
     coco = rng.uniform(100, 500, size=(12, 17, 2))
@@ -238,8 +240,14 @@ def test_cli_reads_detector_outputs_and_our_own(tmp_path, cli_model, lifter):
     (tmp_path / "plain.json").write_text(json.dumps(coco.tolist()))
     assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H), "--format", "coco"]) == 0
     np.testing.assert_allclose(np.load(tmp_path / "plain_3d.npz")["pose_3d"], lifter.lift(h36m, (W, H)), atol=1e-5)
-    assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H)]) == 0  # taken as H36M
-    np.testing.assert_allclose(np.load(tmp_path / "plain_3d.npz")["pose_3d"], lifter.lift(coco, (W, H)), atol=1e-5)
+    assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H), "--out",
+                 str(tmp_path / "default.npz")]) == 0  # unlabelled: COCO-17, as load_keypoints reads it
+    np.testing.assert_allclose(np.load(tmp_path / "default.npz")["pose_3d"], lifter.lift(h36m, (W, H)), atol=1e-5)
+    with pytest.warns(UserWarning, match="look like Human3.6M"):  # random points: not a face around joint 0
+        np.testing.assert_allclose(load_keypoints(tmp_path / "plain.json")[0], h36m, atol=1e-4)
+    assert main(["lift", str(tmp_path / "plain.json"), "--image-size", str(W), str(H), "--format", "h36m",
+                 "--out", str(tmp_path / "as_h36m.npz")]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "as_h36m.npz")["pose_3d"], lifter.lift(coco, (W, H)), atol=1e-5)
     kp = walk(10)
     _, js = save_outputs(tmp_path, "clip", kp, np.ones((10, 17)), np.zeros((10, 17, 3)), 30.0, (W, H))
     assert main(["lift", str(js), "--image-size", str(W), str(H)]) == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +236,74 @@ def test_load_mmpose_predictions(tmp_path):
     got, sc = load_keypoints(tmp_path / "mmpose.json")
     assert np.isnan(got[1]).all()
     np.testing.assert_allclose(got[[0, 2]], coco_to_h36m(kp[[0, 2]], s[[0, 2]])[0], atol=1e-3)
+
+
+def test_unlabelled_17_is_coco_and_the_other_order_warns(tmp_path):
+    """A 17-keypoint npz or JSON list without a format is COCO-17 (as `hotpose lift` reads it too); when its
+    geometry says Human3.6M order, a warning says to name the format, and naming it silences the check."""
+    import warnings
+
+    from hotpose.video.checks import guess_17_order
+
+    kp, s = coco_person(8)
+    h36m = coco_to_h36m(kp, s)[0]
+    assert guess_17_order(kp) == "coco" and guess_17_order(h36m) == "h36m"
+    np.savez(tmp_path / "coco.npz", keypoints=kp)
+    np.savez(tmp_path / "h36m.npz", keypoints=h36m)
+    (tmp_path / "h36m.json").write_text(json.dumps(h36m.tolist()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(load_keypoints(tmp_path / "coco.npz")[0], coco_to_h36m(kp)[0], atol=1e-4)
+        np.testing.assert_allclose(load_keypoints(tmp_path / "h36m.npz", format="h36m")[0], h36m, atol=1e-4)
+    for name in ("h36m.npz", "h36m.json"):
+        with pytest.warns(UserWarning, match=rf'{name}: .*look like Human3.6M.*format="h36m"'):
+            load_keypoints(tmp_path / name)
+    with pytest.warns(UserWarning, match="look like COCO-17"):
+        load_keypoints(tmp_path / "coco.npz", unlabelled_17="h36m")
+
+
+def test_unreadable_files_say_why(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "text.npz").write_text("x,y\n1,2\n")
+    np.save(tmp_path / "lone.npy", np.zeros((3, 17, 2)))
+    (tmp_path / "lone.npy").rename(tmp_path / "lone.npz")
+    np.savez(tmp_path / "cut.npz", keypoints=np.zeros((30, 17, 2)))
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "cut.npz").read_bytes()[:200])
+    np.savez(tmp_path / "obj.npz", keypoints=np.array([{"a": 1}], dtype=object))
+    (tmp_path / "empty.json").write_text("  \n")
+    (tmp_path / "bad.json").write_text('[\n  [[1, 2], [3, 4]],\n  [[1, 2], [3 4]]\n]\n')
+    (tmp_path / "latin.json").write_bytes(b'["\xe9"]')
+    for name, pattern in [("empty.npz", "empty file"), ("text.npz", r"not an npz archive \(it starts like text\)"),
+                          ("lone.npz", "single .npy array"), ("cut.npz", "not an npz archive"),
+                          ("obj.npz", "Python objects"), ("empty.json", "empty file"),
+                          ("bad.json", "not valid JSON \\(line 3 column"), ("latin.json", "not UTF-8")]:
+        with pytest.raises(ValueError, match=pattern) as info:
+            load_keypoints(tmp_path / name)
+        assert "\n" not in str(info.value) and name in str(info.value)
+
+
+def test_plausibility_checks():
+    """keypoint_warnings: the sample and plausible keypoints give nothing; each kind of nonsense one sentence."""
+    from hotpose.video.checks import check_image_size, keypoint_warnings, no_skeleton
+
+    sample, _ = load_keypoints(Path(__file__).parents[1] / "hotpose/video/sample/sports2d_demo.npz")
+    assert keypoint_warnings(sample, (1768, 994)) == [] and no_skeleton(sample) is None
+    kp = coco_to_h36m(*coco_person(30))[0]
+    assert keypoint_warnings(kp, (640, 480)) == []
+    assert "outside" in keypoint_warnings(kp - 5000, (640, 480))[0]
+    assert "outside" in keypoint_warnings(kp * 1e7, (640, 480))[0]
+    right = kp + [1300, 0]  # a person on the right of a 1920x1080 frame, given as 1080x1920
+    assert keypoint_warnings(right, (1920, 1080)) == []
+    assert "swapped" in keypoint_warnings(right, (1080, 1920))[0]
+    assert "normalised" in keypoint_warnings(kp / 640, (640, 480))[0]
+    assert "normalised" in keypoint_warnings(kp / 320 - 1, (640, 480))[0]
+    assert "not a video size" in keypoint_warnings(kp, (1e9, 1e9))[0]
+    flat = kp.copy()
+    flat[3] = 7.0
+    assert "1 of 30 frames" in keypoint_warnings(flat, (640, 480))[0] and no_skeleton(flat) is None
+    assert "(0, 0)" in no_skeleton(np.zeros((5, 17, 2))) and "one point" in no_skeleton(np.full((5, 17, 2), 3.0))
+    assert keypoint_warnings(np.zeros((5, 17, 3)), (640, 480)) == []  # not the lifter's shape: its error says so
+    for bad in [(17, 9), (1e9, 1e9), (-640, 480), (float("nan"), 480), (640,)]:
+        with pytest.raises(ValueError, match="image size"):
+            check_image_size(bad)
+    assert check_image_size((1920, 1080)) == (1920.0, 1080.0)

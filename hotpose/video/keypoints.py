@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -57,11 +58,11 @@ def canonical_format(fmt: str | None, num_keypoints: int | None = None) -> str:
     if fmt is None:
         if num_keypoints not in _BY_COUNT:
             raise ValueError(f"cannot tell the keypoint format of {num_keypoints} keypoints; pass format= one of "
-                             f"{sorted(FORMATS)}")
+                             f"{', '.join(sorted(FORMATS))}")
         return _BY_COUNT[num_keypoints]
     name = _ALIASES.get(str(fmt).lower(), str(fmt).lower())
     if name not in FORMATS:
-        raise ValueError(f"unknown keypoint format {fmt!r}; known: {sorted(FORMATS)}")
+        raise ValueError(f"unknown keypoint format {fmt!r}; known: {', '.join(sorted(FORMATS))}")
     if num_keypoints is not None and num_keypoints != FORMATS[name]:
         raise ValueError(f"format {name!r} has {FORMATS[name]} keypoints, got {num_keypoints}")
     return name
@@ -277,8 +278,10 @@ def _read_openpose_dir(folder: Path, fmt, rule):
     frames = []
     for f in files:
         try:
-            people = json.loads(f.read_text())["people"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            people = _read_json(f)["people"]
+        except ValueError as e:
+            raise ValueError(f"{f.name}: {e}") from None
+        except (KeyError, TypeError) as e:
             raise ValueError(f"{f.name} is not an OpenPose keypoint file ({e.__class__.__name__})") from None
         dets = []
         for p in people:
@@ -289,23 +292,53 @@ def _read_openpose_dir(folder: Path, fmt, rule):
     return _stack(frames, fmt, rule)
 
 
+def _open_npz(path: Path):
+    """np.load of an npz, with a plain reason when the file is not one (empty, text, a lone .npy, damaged)."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise ValueError("empty file")
+    if head.startswith(b"\x93NUMPY"):
+        raise ValueError("not an npz archive (it is a single .npy array; save with np.savez(name, keypoints=...))")
+    if not head.startswith(b"PK"):
+        kind = "it starts like text" if all(32 <= c < 127 or c in b"\t\r\n" for c in head) else \
+            f"it starts with bytes {head[:4]!r}, not a zip header"
+        raise ValueError(f"not an npz archive ({kind})")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"not an npz archive (damaged zip: {e})") from None
+
+
+def _array(z, key: str) -> np.ndarray:
+    try:
+        return z[key]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise ValueError(f"array {key!r} holds Python objects, not numbers (save numeric arrays)") from None
+        raise ValueError(f"array {key!r} cannot be read: {e}") from None
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise ValueError(f"array {key!r} cannot be read (damaged archive: {e})") from None
+
+
 def _read_npz(path: Path, fmt, unlabelled_17: str):
     """npz with `keypoints` (T, K, 2|3) [+ `scores` (T, K), `format`], or hotpose's own `keypoints_2d` (H36M)."""
-    with np.load(path, allow_pickle=False) as z:
+    with _open_npz(path) as z:
         if "keypoints_2d" in z and "keypoints" not in z:
-            kp, sc, fmt = z["keypoints_2d"], z["scores"] if "scores" in z else None, fmt or "h36m"
+            kp, sc, fmt = _array(z, "keypoints_2d"), _array(z, "scores") if "scores" in z else None, fmt or "h36m"
         elif "keypoints" in z:
-            kp, sc = z["keypoints"], z["scores"] if "scores" in z else None
+            kp, sc = _array(z, "keypoints"), _array(z, "scores") if "scores" in z else None
             if fmt is None and "format" in z:
-                fmt = str(z["format"])
+                fmt = str(_array(z, "format"))
         else:
             raise ValueError(f"npz has no 'keypoints' or 'keypoints_2d' array (keys: {sorted(z.files)})")
-    return _plain(kp, sc, fmt, unlabelled_17)
+    return _plain(kp, sc, fmt, unlabelled_17, path.name)
 
 
-def _plain(kp, sc, fmt, unlabelled_17: str):
+def _plain(kp, sc, fmt, unlabelled_17: str, source: str = ""):
     """Keypoints given frame by frame (T, K, 2|3), null / NaN where missing -> H36M; a 17-keypoint array whose
-    format is not given is taken to be ``unlabelled_17``."""
+    format is not given is taken to be ``unlabelled_17``, with a warning when its geometry looks like the other
+    17-keypoint order."""
     if isinstance(kp, list):
         kp = [[[np.nan, np.nan] if q is None else q for q in f] for f in kp]
     kp = np.asarray(kp, dtype=np.float64)
@@ -314,18 +347,33 @@ def _plain(kp, sc, fmt, unlabelled_17: str):
     if sc is not None:
         sc = np.array(sc, dtype=np.float64)  # null scores -> NaN
     if fmt is None and kp.shape[1] == 17:
-        fmt = unlabelled_17
+        fmt = canonical_format(unlabelled_17, 17)
+        from .checks import check_17_order
+        check_17_order(kp, fmt, source, stacklevel=4)
     return to_h36m(kp, sc, fmt)
 
 
-def _read_plain_json(data, fmt, unlabelled_17: str):
+def _read_plain_json(data, fmt, unlabelled_17: str, source: str = ""):
     """A list of frames of [x, y] pairs (null: missing), or an object holding one under `keypoints` (+ `scores`,
     `format`) or `keypoints_2d` (the JSON twin that `hotpose infer` writes, H36M order)."""
     if isinstance(data, list):
-        return _plain(data, None, fmt, unlabelled_17)
+        return _plain(data, None, fmt, unlabelled_17, source)
     key = "keypoints" if "keypoints" in data else "keypoints_2d"
     fmt = fmt or data.get("format") or ("h36m" if key == "keypoints_2d" else None)
-    return _plain(data[key], data.get("scores"), fmt, unlabelled_17)
+    return _plain(data[key], data.get("scores"), fmt, unlabelled_17, source)
+
+
+def _read_json(path: Path):
+    """Parse a JSON file; errors name the line and column."""
+    text = path.read_bytes()
+    if not text.strip():
+        raise ValueError("empty file")
+    try:
+        return json.loads(text.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ValueError("not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON (line {e.lineno} column {e.colno}: {e.msg})") from None
 
 
 def load_keypoints(path, format: str | None = None, select: str = "track", unlabelled_17: str = "coco"):
@@ -341,9 +389,11 @@ def load_keypoints(path, format: str | None = None, select: str = "track", unlab
     format: keypoint format override (see FORMATS); by default the file's own `format`, else guessed from the
     keypoint count.
     select: "track" or "score", how one person is picked per frame (see `select_people`).
-    unlabelled_17: what a 17-keypoint npz or plain JSON that does not name its format is taken to be ("coco", the
-    usual detector output; `hotpose lift` reads such files as "h36m", Human3.6M order). COCO-style results and
-    OpenPose folders are always COCO / OpenPose layouts.
+    unlabelled_17: what a 17-keypoint npz or plain JSON that does not name its format is taken to be: "coco" (the
+    usual detector output, and what `hotpose lift` assumes too); a UserWarning says so when the geometry looks like
+    the other order (Human3.6M's pelvis, hips, knees and ankles instead of COCO's nose, eyes and ears; see
+    `hotpose.video.checks.guess_17_order`). COCO-style results and OpenPose folders are always COCO / OpenPose
+    layouts; hotpose's own `keypoints_2d` is Human3.6M order.
     Returns keypoints (T, 17, 2) float32 pixels and scores (T, 17) float32; frames without a person are NaN.
     """
     p = Path(path)
@@ -358,16 +408,13 @@ def load_keypoints(path, format: str | None = None, select: str = "track", unlab
         if p.suffix.lower() == ".npz":
             return _read_npz(p, format, unlabelled_17)
         if p.suffix.lower() == ".json":
-            try:
-                data = json.loads(p.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise ValueError(f"not valid JSON ({e.__class__.__name__})") from None
+            data = _read_json(p)
             if isinstance(data, dict) and "people" in data:
                 return _stack([[(_flat_to_kc(q["pose_keypoints_2d"], p.name), 1.0) for q in data["people"]]],
                               format, select)
             if ((isinstance(data, list) and data and (data[0] is None or isinstance(data[0], list)))
                     or (isinstance(data, dict) and ({"keypoints", "keypoints_2d"} & set(data)))):
-                return _read_plain_json(data, format, unlabelled_17)
+                return _read_plain_json(data, format, unlabelled_17, p.name)
             return _read_coco_json(data, format, select)
     except (ValueError, KeyError, TypeError, OSError) as e:
         msg = f"missing key {e.args[0]!r}" if isinstance(e, KeyError) and e.args else e
