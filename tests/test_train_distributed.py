@@ -17,10 +17,20 @@ from test_train import ROOT, tiny_config
 ARGS = dict(frames=27, dim=32, mlp_hidden=64, depth=4, drop_path=0.0)
 
 
-def run(cmd: list[str], timeout: int = 240) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+def run(cmd: list[str], threads: int = 1, timeout: int = 240) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+
+
+# Two processes sum the gradients in another order than one process, so the weights differ by float noise. Its size
+# is measured in the test: one process with 2 threads instead of 1 changes only the reduction order. Measured on an
+# AMD EPYC after these 20 SGD steps: 6e-8 to 6e-7 for most tensors, but 1.9e-5 for backbone.temporal_pos (entries
+# ~1e-3 whose gradient sums many near-cancelling terms), against 3e-8 to 7.4e-7 and 2.4e-5 between 2 processes and
+# 1. Allowed: NOISE_FACTOR x the measured noise of each tensor, plus NOISE_FLOOR.
+NOISE_FACTOR = 4.0
+NOISE_FLOOR = 1e-6
+FALLBACK_NOISE = 2.5e-5  # the largest noise measured above, if 2 threads happen to reduce in the same order as 1
 
 
 def test_two_process_ddp_matches_one_process(tmp_path):
@@ -31,14 +41,22 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     # zero-weighted one. SGD, because Adam turns float noise in near-zero gradients into full-size steps.
     cfg = tiny_config(tmp_path, tmp_path / "data", name="mixste_243", args=ARGS,
                       train={"epochs": 2, "batch_size": 7, "optimizer": "sgd", "lr": 0.01})
-    cli = ["-m", "hotpose.cli", "train", str(cfg), "--device", "cpu", "--threads", "1", "--no-progress"]
-    run([sys.executable, *cli, "--out", str(tmp_path / "one")])
-    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cli,
-         "--out", str(tmp_path / "two")])
-    one, two = load_checkpoint(tmp_path / "one" / "last.pt"), load_checkpoint(tmp_path / "two" / "last.pt")
+
+    def cli(out: str, threads: int = 1) -> list[str]:
+        return ["-m", "hotpose.cli", "train", str(cfg), "--device", "cpu", "--threads", str(threads), "--no-progress",
+                "--out", str(tmp_path / out)]
+
+    run([sys.executable, *cli("one")])
+    run([sys.executable, *cli("one_2threads", 2)], threads=2)
+    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cli("two")])
+    one, other, two = (load_checkpoint(tmp_path / d / "last.pt") for d in ("one", "one_2threads", "two"))
     assert two["world"] == 2 and one["step"] == two["step"] == 20
+    noise = {k: (other["model"][k] - v).abs().max().item() for k, v in one["model"].items()}
+    if not any(noise.values()):
+        noise = dict.fromkeys(noise, FALLBACK_NOISE)
     for k, v in one["model"].items():
-        torch.testing.assert_close(two["model"][k], v, atol=2e-5, rtol=1e-4, msg=k)
+        torch.testing.assert_close(two["model"][k], v, atol=NOISE_FACTOR * noise[k] + NOISE_FLOOR, rtol=0,
+                                   msg=lambda m: f"{k} (1-process reorder noise {noise[k]:.2g}): {m}")
     for a, b in zip(one["history"], two["history"]):
         assert a["val_p1_mm"] == pytest.approx(b["val_p1_mm"], rel=1e-4)
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)

@@ -115,10 +115,11 @@ class DSTformer(Backbone):
         x = x.contiguous()  # after pruning, the gathered tokens may be a strided view
         # st: over joints (rows (B*F, J)), then over frames (rows (B*J, F))
         st = self.st_spatial[i](x.view(B * F, J, C))
-        st = self.st_temporal[i](st.view(B, F, J, C).transpose(1, 2).reshape(B * J, F, C))
+        # (temporal attention: outer=B, as the official code batches its per-head products (B, H, J))
+        st = self.st_temporal[i](st.view(B, F, J, C).transpose(1, 2).reshape(B * J, F, C), outer=B)
         st = st.view(B, J, F, C).transpose(1, 2)  # (B, F, J, C) view
         # ts: over frames, then over joints
-        ts = self.ts_temporal[i](x.transpose(1, 2).reshape(B * J, F, C))
+        ts = self.ts_temporal[i](x.transpose(1, 2).reshape(B * J, F, C), outer=B)
         ts = self.ts_spatial[i](ts.view(B, J, F, C).transpose(1, 2).reshape(B * F, J, C))
         ts = ts.view(B, F, J, C)
         alpha = self.fusion[i](torch.cat([st, ts], dim=-1)).softmax(dim=-1)  # (B, F, J, 2)

@@ -87,9 +87,11 @@ class LayerScaleBlock(nn.Module):
 
     def mix(self, x: torch.Tensor) -> torch.Tensor:
         B, F, J, C = x.shape
+        # attention: outer=B, as the official code batches its per-head products (B, H, F) and (B, H, J)
+        kw = {"outer": B} if isinstance(self.mixer, Attention) else {}
         if self.axis == "spatial":
-            return self.mixer(x.reshape(B * F, J, C)).view(B, F, J, C)
-        out = self.mixer(x.transpose(1, 2).reshape(B * J, F, C))  # (B*J, F, C)
+            return self.mixer(x.reshape(B * F, J, C), **kw).view(B, F, J, C)
+        out = self.mixer(x.transpose(1, 2).reshape(B * J, F, C), **kw)  # (B*J, F, C)
         return out.view(B, J, F, C).transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,9 +16,21 @@ from hotpose.layers.kernels import Linear
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, *, dropout: float = 0.0,
-           explicit: bool = False) -> torch.Tensor:
-    """Scaled dot-product attention. q: (..., Nq, d), k/v: (..., Nk, d) -> (..., Nq, d)."""
+           explicit: bool = False, outer: int | None = None) -> torch.Tensor:
+    """Scaled dot-product attention. q: (..., Nq, d), k/v: (..., Nk, d) -> (..., Nq, d).
+
+    ``outer`` (explicit path only): q/k/v are (outer * G, H, N, d), and the official code batches the per-head
+    products in the order (outer, H, G) instead of (outer * G, H), e.g. MotionBERT's temporal attention, which runs
+    over (B, H, J) while we hold (B * J, H) rows. The per-matrix products are the same, but on CPU the BLAS rounds a
+    small product differently depending on where it sits in the batch (its alignment in memory), so exactness needs
+    the official order; the result comes back in ours.
+    """
     if explicit:
+        if outer is not None and q.shape[0] != outer:
+            G, H = q.shape[0] // outer, q.shape[1]
+            q, k, v = (t.unflatten(0, (outer, G)).transpose(1, 2) for t in (q, k, v))  # (outer, H, G, N, d)
+            out = attend(q, k, v, scale, dropout=dropout, explicit=True)
+            return out.transpose(1, 2).reshape(outer * G, H, *out.shape[-2:])
         attn = (q @ k.transpose(-2, -1)) * scale
         attn = attn.softmax(dim=-1)
         if dropout > 0.0:
@@ -61,11 +73,13 @@ class Attention(nn.Module):
         self.proj_drop = nn.Dropout(proj_drop)
         self.explicit = False  # set True to use the explicit softmax(QK^T)V path
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, outer: int | None = None) -> torch.Tensor:
+        """``outer``: x's B rows are (outer, B / outer) groups, whose per-head products the official code batches
+        as (outer, H, B / outer); see :func:`attend` (matters for the explicit path only)."""
         B, N, C = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)  # (3, B, H, N, d)
         out = attend(qkv[0], qkv[1], qkv[2], self.scale, dropout=self.attn_drop if self.training else 0.0,
-                     explicit=self.explicit)
+                     explicit=self.explicit, outer=outer)
         return self.proj_drop(self.proj(_merge_heads(out)))
 
 

@@ -24,6 +24,6 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=norm_eps)
         self.mlp = Mlp(dim, mlp_hidden, drop=drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.attn(self.norm1(x)))
+    def forward(self, x: torch.Tensor, outer: int | None = None) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x), outer))  # outer: see Attention.forward
         return x + self.drop_path(self.mlp(self.norm2(x)))

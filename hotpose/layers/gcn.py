@@ -31,6 +31,22 @@ def similarity_graph(x: torch.Tensor, neighbours: int) -> torch.Tensor:
     return (similarity >= threshold).to(x.dtype)
 
 
+class SimilarityGraph(nn.Module):
+    """:func:`similarity_graph` as a module, so that forward hooks can read the graph a layer builds, or replace it
+    (tests check the decision against its scores; the scores are ``x @ x^T`` of the hook's input). x: (N, L, C) ->
+    (N, L, L) 0/1."""
+
+    def __init__(self, neighbours: int):
+        super().__init__()
+        self.neighbours = neighbours
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return similarity_graph(x, self.neighbours)
+
+    def extra_repr(self) -> str:
+        return f"top-{self.neighbours}"
+
+
 class GraphConv(nn.Module):
     """Residual graph convolution. x: (N, L, C) -> (N, L, C), L = ``nodes``.
 
@@ -52,6 +68,7 @@ class GraphConv(nn.Module):
         self.relu = nn.ReLU()
         fixed = None if adjacency is None else normalize_adjacency(adjacency.float())
         self.register_buffer("adjacency", fixed, persistent=False)
+        self.graph = SimilarityGraph(neighbours) if adjacency is None else None
         for lin in (self.U, self.V):  # He-normal, as the official code initialises them
             nn.init.normal_(lin.weight, 0.0, math.sqrt(2.0 / dim))
 
@@ -61,7 +78,7 @@ class GraphConv(nn.Module):
                              f"got {x.shape[1]}")
         adj = self.adjacency
         if adj is None:
-            adj = normalize_adjacency(similarity_graph(x, self.neighbours))
+            adj = normalize_adjacency(self.graph(x))
         aggregate = adj @ self.V(x)  # (N, L, C)
         return self.relu(x + self.batch_norm(aggregate + self.U(x)))
 
