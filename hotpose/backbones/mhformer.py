@@ -196,5 +196,6 @@ class MHFormer(Backbone):
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F', 3, C) -> (B, F', J, 3): BatchNorm1d and a kernel-1 Conv1d over the 3C channels of each frame."""
         B, F = x.shape[:2]
-        out = self.head_proj(self.head_bn(x.reshape(B, F, -1).transpose(1, 2)))  # (B, 3J, F')
+        # contiguous, as the official code feeds BatchNorm (its eval kernel rounds a strided input differently)
+        out = self.head_proj(self.head_bn(x.reshape(B, F, -1).transpose(1, 2).contiguous()))  # (B, 3J, F')
         return out.transpose(1, 2).unflatten(-1, (self.joints, 3))
