@@ -39,12 +39,20 @@ FEATURE_RTOL = 2e-6
 
 # MotionAGFormer's temporal graph: frame t links the frames whose score x_t . x_s is at least t's k-th largest.
 # Float noise of a score, in units of |x_t| max_s |x_s| (the scale of a dot product's rounding error), measured on the
-# golden files: float32 vs float64 scores of the same inputs <= 5e-7 (about 4 ulp). A gap between the k-th and
-# (k+1)-th score under GRAPH_TIE (8x that) is a near tie that another CPU may decide the other way; on these random
-# weights every sample has several per layer (gaps down to 0), so their outputs are compared to the stored ones only
-# to GRAPH_FLIP_ATOL: the flips measured on the AMD CPU move outputs (std 0.5) by up to 0.035.
-GRAPH_TIE = 4e-6
+# golden files: float32 vs float64 scores of the same inputs <= 4.9e-7 (exact or fast kernels; about 8 ulp), and the
+# float32 scores of a float32 vs a float64 forward <= 5.8e-7 in the layers before any edge differs. SCORE_NOISE
+# rounds that up; scores must be accurate to 4x it. A gap between the k-th and (k+1)-th score under GRAPH_TIE (8x it)
+# is a near tie that another CPU may decide the other way; on these random weights every sample has several per
+# layer (gaps down to 0). A flipped edge moves a sample's outputs (std 0.5) by up to 0.035 here, but most of them much
+# less: over 30 runs (15 per file) whose scores were perturbed by up to 2e-6, flipping other edges each time, the
+# median |output - stored| of a sample stayed <= 3.4e-5 (its maximum <= 0.035). So a sample with a near tie is held
+# to GRAPH_FLIP_MEDIAN for the median and GRAPH_FLIP_ATOL for the maximum (its pooled features too); a wrong layer
+# moved the median by 8e-3 to 0.8 when tried (GCN without its residual, the skeleton graph made undirected, the MLP
+# branch without its layer scale).
+SCORE_NOISE = 6e-7
+GRAPH_TIE = 8 * SCORE_NOISE
 GRAPH_FLIP_ATOL = 0.1
+GRAPH_FLIP_MEDIAN = 1e-4
 
 
 def load(name: str):
@@ -95,7 +103,7 @@ def check_graphs(trace: Trace, batch: int, upto: int | None = None) -> torch.Ten
         norms = x.double().norm(dim=-1)  # (N, L)
         scale = norms[..., :, None] * norms.amax(dim=-1)[:, None, None]  # (N, L, 1)
         exact = x.double() @ x.double().transpose(1, 2)
-        assert ((scores.double() - exact).abs() / scale).max() < GRAPH_TIE / 8, f"layer {layer}: scores"
+        assert ((scores.double() - exact).abs() / scale).max() < 4 * SCORE_NOISE, f"layer {layer}: scores"
         top = scores.topk(k + 1, dim=-1).values
         threshold = top[..., k - 1:k]
         assert torch.equal(graph, (scores >= threshold).to(graph.dtype)), f"layer {layer}: graph != top-{k} rule"
@@ -105,12 +113,21 @@ def check_graphs(trace: Trace, batch: int, upto: int | None = None) -> torch.Ten
     return near_tie
 
 
-def compare_samples(out: torch.Tensor, ref: torch.Tensor, exact: torch.Tensor) -> None:
-    """Outputs of samples whose decisions came out as stored (``exact``, (B,) bool) within OUTPUT_ATOL; the rest,
-    whose graph had a near tie, within GRAPH_FLIP_ATOL."""
+def compare_sample(out: torch.Tensor, ref: torch.Tensor, robust: bool, what: str) -> None:
+    """One sample's output against the stored one: within OUTPUT_ATOL if its decisions cannot have gone otherwise
+    (``robust``), else (a near-tied graph edge) in median and maximum as GRAPH_FLIP_MEDIAN / GRAPH_FLIP_ATOL say."""
+    if robust:
+        torch.testing.assert_close(out, ref, atol=OUTPUT_ATOL, rtol=0, msg=lambda m: f"{what}: {m}")
+        return
+    diff = (out - ref).abs()
+    median, largest = diff.median().item(), diff.max().item()
+    assert median <= GRAPH_FLIP_MEDIAN and largest <= GRAPH_FLIP_ATOL, \
+        f"{what} (near-tied graph): median |diff| {median:.2g}, max {largest:.2g}"
+
+
+def compare_samples(out: torch.Tensor, ref: torch.Tensor, robust: torch.Tensor) -> None:
     for b in range(out.shape[0]):
-        atol = OUTPUT_ATOL if exact[b] else GRAPH_FLIP_ATOL
-        torch.testing.assert_close(out[b], ref[b], atol=atol, rtol=0, msg=lambda m: f"sample {b}: {m}")
+        compare_sample(out[b], ref[b], bool(robust[b]), f"sample {b}")
 
 
 def own_selection(features: torch.Tensor, cluster: dict) -> torch.Tensor:
@@ -156,15 +173,13 @@ def test_output_end_to_end(name):
         if features_as_stored[b]:
             torch.testing.assert_close(trace.features[b], stored[b], atol=atol, rtol=0,
                                        msg=lambda m: f"features of sample {b}: {m}")
-        else:  # an earlier near-tied graph edge may have gone the other way: only a coarse check
-            assert (trace.features[b] - stored[b]).abs().max() < GRAPH_FLIP_ATOL
+        else:  # an earlier near-tied graph edge may have gone the other way
+            compare_sample(trace.features[b], stored[b], False, f"features of sample {b}")
     assert torch.equal(out.keep_idx, own_selection(trace.features, c))
     same = (out.keep_idx == g["selected_index"]).all(dim=1)
     for b in range(B):
         if same[b]:
-            atol = OUTPUT_ATOL if robust[b] else GRAPH_FLIP_ATOL
-            torch.testing.assert_close(out.pose[b], g["output"][b], atol=atol, rtol=0,
-                                       msg=lambda m: f"sample {b}: {m}")
+            compare_sample(out.pose[b], g["output"][b], bool(robust[b]), f"sample {b}")
     # the samples kept otherwise were checked above up to the decision; their output given the stored frames is
     # test_output_with_injected_indices
 
