@@ -32,19 +32,67 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (ValueError / FileNotFoundError with the reason)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
+def _what_file(path: Path) -> str:
+    """What a file that torch cannot load looks like, from its first bytes."""
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise ValueError(f"{path}: unreadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") \
-            from None
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return "a file that cannot be read"
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive that is not a complete PyTorch file (damaged, truncated, or another zip)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle that is not a checkpoint of tensors torch can load safely"
+    if head.startswith((b"\x89HDF", b"\x93NUMPY")):
+        return "an HDF5 or numpy file, not a PyTorch checkpoint"
+    try:
+        head.decode("utf-8")
+        return "a text file, not a PyTorch checkpoint"
+    except UnicodeDecodeError:
+        return "not a PyTorch file (unrecognised binary content)"
+
+
+def read_torch_file(path: str | Path, what: str = "checkpoint", map_location="cpu"):
+    """``torch.load(path, weights_only=True)`` with errors a user can act on: FileNotFoundError when there is no
+    such file, ValueError naming what the file is (a folder, an empty, text or damaged file) and what was expected
+    instead of torch's own message."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a {what} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:  # torch raises many types (KeyError, IndexError, EOFError, UnpicklingError...) for such files
+        raise ValueError(f"{path} is {_what_file(path)}; expected a {what} (a PyTorch .pt/.pth file)") from None
+
+
+def describe_checkpoint(state) -> str:
+    """What a loaded .pt file holds, in words (for messages about the wrong kind of checkpoint)."""
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        return f"a `hotpose train` checkpoint (epoch {state.get('epoch')})"
+    if isinstance(state, dict) and str(state.get("format", "")).startswith("hotpose-pretrained"):
+        return "a packaged hotpose pretrained model (hotpose/pretrained/*.pt)"
+    if isinstance(state, dict):
+        tensors = sum(isinstance(v, torch.Tensor) for v in state.values())
+        if tensors and tensors == len(state):
+            return f"a bare state dict of {tensors} tensors (an official or third-party checkpoint?)"
+        keys = ", ".join(map(str, list(state)[:6]))
+        return f"a dict with keys {keys}{', ...' if len(state) > 6 else ''} (an official or third-party checkpoint?)"
+    return f"a {type(state).__name__}, not a dict of weights"
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (FileNotFoundError / ValueError saying what the file is
+    and what is expected)."""
+    path = Path(path)
+    state = read_torch_file(path, "`hotpose train` checkpoint", map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a hotpose training checkpoint (official checkpoints load with "
-                         "hotpose.load_official)")
+        raise ValueError(f"{path} is {describe_checkpoint(state)}, not a checkpoint written by `hotpose train` "
+                         f"(best.pt / last.pt); an official checkpoint is read with --arch (its model file, e.g. "
+                         f"hot_mixste) by `hotpose infer` / `hotpose lift`, or by hotpose.load_official")
     return state
 
 
@@ -65,12 +113,13 @@ def initial_weights(spec: str) -> dict:
     path = pretrained_path(spec.split(":", 1)[1]) if spec.startswith("pretrained:") else Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"train.init: {path}: no such file")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = read_torch_file(path, "train.init checkpoint")
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         return blob["model"]
     if isinstance(blob, dict) and str(blob.get("format", "")).startswith("hotpose-pretrained"):
         return blob["state_dict"]
-    raise ValueError(f"train.init: {path} is neither a hotpose training checkpoint nor a packaged pretrained model")
+    raise ValueError(f"train.init: {path} is {describe_checkpoint(blob)}; expected a `hotpose train` checkpoint or a "
+                     f"packaged pretrained model")
 
 
 def rng_state(device: torch.device) -> dict:

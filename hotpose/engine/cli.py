@@ -5,7 +5,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def threads_int(text: str) -> int:
+    """argparse type of --threads: an integer >= 0 (0: torch's choice)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (torch's choice) or more, got {value}")
+    return value
+
+
+def check_writable(folder: str | Path, flag: str, path: str | Path | None = None) -> None:
+    """Create and remove a file in ``folder``: a ValueError naming ``flag`` when that fails (a read-only file
+    system, or no permission; tried for real, since permission bits do not bind root)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".hotpose-write-test."):
+            pass
+    except OSError as e:
+        raise ValueError(f"{flag} {path or folder}: cannot write in {folder} ({e.strerror or e})") from None
 
 
 def _threads(n: int) -> None:
@@ -15,14 +51,32 @@ def _threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
+def _check_device(name: str) -> None:
+    """Refuse a device this machine does not have before any work (one line: "no CUDA device: ...")."""
+    from hotpose.engine.distributed import pick_device
+
+    pick_device(name, int(os.environ.get("LOCAL_RANK", "0")))
+
+
 def _train(args: argparse.Namespace) -> int:
     from hotpose.engine.config import load_config
-    from hotpose.engine.train import train
+    from hotpose.engine.train import TrainingInterrupted, train
 
     _threads(args.threads)
+    _check_device(args.device)
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; training writes a folder (checkpoints, config, logs) there: "
+                         f"give a folder name")
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     cfg = load_config(args.config, overrides)
-    result = train(cfg, resume=args.resume, device=args.device, progress=not args.no_progress)
+    try:
+        result = train(cfg, resume=args.resume, device=args.device, progress=not args.no_progress)
+    except TrainingInterrupted as e:
+        again = ["hotpose", "train", args.config, *args.overrides, "--out", str(e.out), "--resume"]
+        again += [f"--device={args.device}"] if args.device != "auto" else []
+        again += [f"--threads={args.threads}"] if args.threads else []
+        print(f"hotpose train: interrupted: {e}; continue with: {shlex.join(again)}", file=sys.stderr)
+        return 130
     best = result["best"]
     if result["rank"] == 0 and best and best.get("score") is not None:
         print(f"best P1 {best['score']:.2f} mm at epoch {best['epoch']} (selected on the {best['selected_on']}); "
@@ -32,8 +86,19 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from hotpose.engine.evaluate import evaluate_path, format_table
+    from hotpose.fileio import atomic_write_bytes, check_output
 
     _threads(args.threads)
+    _check_device(args.device)
+    if not Path(args.checkpoint).exists():
+        raise ValueError(f"{args.checkpoint}: no such checkpoint, run folder or config")
+    # the output paths are checked before the (long) evaluation
+    for flag, out in (("--json", args.json), ("--save-predictions", args.save_predictions)):
+        if out:
+            out = check_output(out, (args.checkpoint,), args.overwrite, flag)
+            check_writable(out.parent if str(out.parent) else ".", flag, out)
+    if args.json and args.save_predictions and Path(args.json).absolute() == Path(args.save_predictions).absolute():
+        raise ValueError("--json and --save-predictions name the same file; give two names")
     report = evaluate_path(args.checkpoint, args.overrides, split=args.split,
                            flip=False if args.no_flip else None, readout=args.readout, protocol=args.protocol,
                            batch_size=args.batch_size, device=args.device, progress=not args.no_progress,
@@ -41,7 +106,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 0
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode())
     if args.format == "json":
         print(json.dumps(report, indent=2))
     else:
@@ -58,13 +123,18 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     """Register ``train`` and ``evaluate`` on the main parser's subparsers."""
     p = sub.add_parser("train", help="train a model from a YAML config (single process, or under torchrun)",
                        description="Train from a YAML config; key=value arguments override it "
-                                   "(e.g. train.lr=1e-4 data.root=/data/h36m model.args.dim=64).")
+                                   "(e.g. train.lr=1e-4 data.root=/data/h36m model.args.dim=64). Ctrl-C stops at "
+                                   "the next step after saving last.pt, and --resume continues from there.")
     p.add_argument("config", help="YAML config (see configs/)")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides")
     p.add_argument("--out", help="output folder (overrides the config's out)")
-    p.add_argument("--resume", action="store_true", help="continue the run in the output folder from last.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in the output folder from its last.pt (written after every epoch, and at "
+                        "the step where Ctrl-C stopped it); prints the epoch it continues from. Without a last.pt "
+                        "there yet, it says so and starts a new run")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: this process's GPU if any)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (default: torch's choice)")
+    p.add_argument("--threads", type=threads_int, default=0,
+                   help="CPU threads per process (default 0: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
@@ -77,12 +147,14 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     p.add_argument("--readout", choices=["auto", "seq2seq", "seq2frame"], help="default: the config's eval.readout")
     p.add_argument("--protocol", choices=["official", "strict"], help="headline protocol of the table")
-    p.add_argument("--batch-size", type=int, help="windows per forward pass")
+    p.add_argument("--batch-size", type=positive_int, help="windows per forward pass (1 or more; default: the "
+                   "config's eval.batch_size)")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: the GPU if any)")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     p.add_argument("--format", choices=["table", "json"], default="table", help="what to print")
     p.add_argument("--save-predictions", metavar="NPZ", help="save the per-view predictions (metres)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json / --save-predictions files")
+    p.add_argument("--threads", type=threads_int, default=0, help="CPU threads (default 0: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_evaluate)
 

@@ -26,9 +26,33 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """"auto": this process's GPU if there is one, else the CPU; otherwise ``name`` as a torch device."""
     if name == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a torch device; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)
+    check_device(device, name)
+    return device
+
+
+def check_device(device: str | torch.device, name: str | None = None) -> torch.device:
+    """``device`` as a torch device, or a ValueError saying why this machine cannot compute on it (no CUDA device,
+    or fewer GPUs than its index)."""
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device}: not a torch device; use auto, cpu, cuda or cuda:N") from None
+    name = name or str(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA support" if torch.version.cuda is None else
+                   "torch sees no GPU (driver missing, or CUDA_VISIBLE_DEVICES hides them)")
+            raise ValueError(f"no CUDA device: --device {name} needs a GPU, but {why}; use --device cpu "
+                             "(or auto: the GPU when there is one)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"no CUDA device {device.index}: --device {name}, but this machine has "
+                             f"{torch.cuda.device_count()} GPU(s) (cuda:0 ... cuda:{torch.cuda.device_count() - 1})")
     return device
 
 

@@ -12,9 +12,14 @@ Two protocols are computed together:
 Sequences with a ``valid`` mask (3DHP test) score only valid real frames in both. The prediction's root joint is set
 to 0 before scoring, as the official code does. P2 aligns each frame on its own (no mixed-action batch bug).
 Per-action means use the action name before the first space; "mean" is the unweighted mean over actions.
+
+TPC's clustering (DPC-kNN) breaks ties between equal densities with random numbers. :func:`evaluate_path` (``hotpose
+evaluate``) draws them from a fixed seed, :data:`EVAL_SEED`, in a forked RNG (the caller's global RNG state is left
+as it was), so the same checkpoint, data, batch size and number of processes give the same figures on every run.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -29,6 +34,8 @@ from hotpose.data.windows import Windows
 from hotpose.engine.distributed import Dist, all_gather_objects
 from hotpose.metrics import AUC_THRESHOLDS_MM, PCK_THRESHOLD_MM, p_mpjpe_frames
 from hotpose.skeleton import flip_pose
+
+EVAL_SEED = 0  # the seed of the clustering's tie-break draws in evaluate_path (as hotpose.Lifter.lift uses)
 
 
 def resolve_readout(model: nn.Module, readout: str = "auto") -> str:
@@ -71,20 +78,30 @@ def readout_positions(pose: torch.Tensor, keep_idx: torch.Tensor | None, frames:
 
 def score_sequences(model: nn.Module, sequences: list[Sequence], dist: Dist = Dist(), flip: bool = True,
                     readout: str = "auto", batch_size: int = 64, progress: bool = False,
-                    keep_predictions: bool = False) -> list[dict]:
+                    keep_predictions: bool = False, seed: int | None = None) -> list[dict]:
     """Per-sequence error sums for ``sequences`` (shared out over ranks, gathered on every rank).
 
     Each dict: subject, action, camera, ``official`` [P1 sum, P2 sum, count], ``strict`` [P1 sum, P2 sum, count,
     velocity-error sum, velocity count], ``pck_hits`` (hits per AUC threshold over the PCK joints) and ``pck_n``;
-    sums in metres. With ``keep_predictions`` (single process) also ``pred`` (T, J, 3) metres (real frames)."""
+    sums in metres. With ``keep_predictions`` (single process) also ``pred`` (T, J, 3) metres (real frames).
+    ``seed``: draw the random numbers of the forward passes (TPC's tie-break) from this seed, in a forked RNG
+    that leaves the global RNG state as it was (None: from the global RNG, as training's validation does)."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
     model = getattr(model, "module", model)
     readout = resolve_readout(model, readout)
     frames = model.backbone.frames
     mine = sequences[dist.rank::dist.world]
     was_training = model.training
     model.eval()
-    scores = _score_shard(model, mine, dist.device, flip, readout, frames, batch_size, progress and dist.main,
-                          keep_predictions, pad_scored=not any(s.valid is not None for s in sequences))
+    forked = contextlib.nullcontext()
+    if seed is not None:
+        forked = torch.random.fork_rng(devices=[dist.device.index or 0] if dist.device.type == "cuda" else [])
+    with forked:
+        if seed is not None:
+            torch.manual_seed(seed)
+        scores = _score_shard(model, mine, dist.device, flip, readout, frames, batch_size, progress and dist.main,
+                              keep_predictions, pad_scored=not any(s.valid is not None for s in sequences))
     model.train(was_training)
     gathered = all_gather_objects(dist, scores)
     order = [s for r in range(dist.world) for s in range(r, len(sequences), dist.world)]
@@ -209,25 +226,33 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     """Evaluate a checkpoint (a ``.pt`` file, or a run folder: its best.pt) or, for a baseline, the untrained model
     of a YAML config, on ``split``. ``overrides`` (``section.key=value``) change the stored config (e.g. where the
     data lives); the keyword arguments, when given, replace the config's ``eval`` settings. Returns the report of
-    :func:`summarize` with what was evaluated and how."""
+    :func:`summarize` with what was evaluated and how. The clustering's random tie-breaks are drawn from
+    :data:`EVAL_SEED` (the same figures on every run; the caller's RNG state is left as it was)."""
     from hotpose.data.config import load_splits
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import apply_overrides, config_from_dict, load_config
     from hotpose.engine.distributed import setup, teardown
     from hotpose.registry import build_model
 
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch size must be >= 1, got {batch_size}")
     path = Path(path)
     if path.is_dir():
+        if not (path / ckpt.BEST).exists() and not (path / ckpt.LAST).exists():
+            raise ValueError(f"{path} is a folder without {ckpt.BEST} or {ckpt.LAST}; give a run folder of "
+                             f"`hotpose train`, a checkpoint file or a YAML config")
         path = path / (ckpt.BEST if (path / ckpt.BEST).exists() else ckpt.LAST)
     if path.suffix in (".yaml", ".yml"):
         cfg = load_config(path, overrides)
-        torch.manual_seed(cfg.train.seed)
-        model = build_model(cfg.model.name, **cfg.model.args)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.train.seed)
+            model = build_model(cfg.model.name, **cfg.model.args)
         source = {"weights": "untrained", "config": str(path), "seed": cfg.train.seed}
     else:
         state = ckpt.load_checkpoint(path)
         cfg = config_from_dict(apply_overrides(state["config"], list(overrides)))
-        model = ckpt.model_from_checkpoint(state)
+        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
+            model = ckpt.model_from_checkpoint(state)
         best = state.get("best") or {}
         source = {"weights": str(path), "epoch": state["epoch"], "selected_on": best.get("selected_on")}
     e = cfg.eval
@@ -241,12 +266,14 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
         if not seqs:
             raise ValueError(f"the {split} split is empty (set data.{split}_subjects)")
         scores = score_sequences(model, seqs, d, flip, readout, batch_size or e.batch_size, progress,
-                                 keep_predictions=save_predictions is not None and d.world == 1)
+                                 keep_predictions=save_predictions is not None and d.world == 1, seed=EVAL_SEED)
     finally:
         teardown(d)
     if save_predictions is not None and d.world == 1:
-        np.savez_compressed(save_predictions, **{f"{s['subject']}/{s['action']}/{s['camera']}": s.pop("pred")
-                                                 for s in scores})
+        from hotpose.fileio import atomic_output
+
+        with atomic_output(save_predictions) as tmp, open(tmp, "wb") as f:  # exactly this name (no .npz added)
+            np.savez_compressed(f, **{f"{s['subject']}/{s['action']}/{s['camera']}": s.pop("pred") for s in scores})
     report = summarize(scores)
     report.update({"model": model.config.get("name"), "source": source, "split": split, "data": cfg.data.kind,
                    "flip": flip, "readout": readout, "protocol": protocol, "units": "mm (PCK, AUC: %)"})

@@ -5,13 +5,22 @@ the ranks and each rank's loss is weighted by its share (local / global * world)
 the single-process gradient of the same global batch whatever the split. A checkpoint (``last.pt``) is written
 atomically after every epoch with the model, optimiser, scheduler, loss-scaler and every rank's RNG state, so
 ``resume=True`` continues exactly; ``best.pt`` holds the selected weights (on the validation split unless
-``train.select_on`` says otherwise, and labelled with what it was selected on).
+``train.select_on`` says otherwise, and labelled with what it was selected on). ``last.pt`` is written before
+``best.pt``; a run killed between the two has ``best.pt`` rewritten from ``last.pt`` when it is resumed.
+
+Ctrl-C (SIGINT) in a single-process run stops at the next step: ``last.pt`` is written with the position within the
+epoch (the steps done and the epoch's running sums) and :class:`TrainingInterrupted` is raised; ``resume=True``
+continues from that step with the same result as an uninterrupted run. A second Ctrl-C stops at once (the previous
+``last.pt`` stays). Under torchrun, Ctrl-C stops every process at once and the run resumes from the last epoch.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import math
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +64,42 @@ def config_changes(old: dict, new: dict, prefix=()) -> list[str]:
     return out
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after ``last.pt`` was written; ``str()`` says where the run stopped."""
+
+    def __init__(self, message: str, out: Path):
+        super().__init__(message)
+        self.out = out
+
+
+class _StopOnSigint:
+    """While active (single process, main thread): the first SIGINT sets ``requested`` (the loop stops at its next
+    step, after writing last.pt), a second one raises KeyboardInterrupt at once."""
+
+    def __init__(self, active: bool):
+        self.active, self.requested, self._previous = active, False, None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this step and saving last.pt (Ctrl-C again to stop at once, without "
+              "saving)", file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if self.active:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _say(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
+
+
 def make_optimizer(model: torch.nn.Module, t) -> torch.optim.Optimizer:
     """The recipe's optimiser over all parameters."""
     if t.optimizer == "sgd":
@@ -84,13 +129,19 @@ def _autocast(cfg: Config, device: torch.device):
 def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
     t = cfg.train
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out {out} is a file; training writes a folder (checkpoints, config, logs) there: give a "
+                         f"folder name")
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_temp(out)
     barrier(d)
-    if (out / ckpt.LAST).exists() and not resume:
-        raise ValueError(f"{out / ckpt.LAST} exists: pass --resume to continue that run, or choose another out")
-    state = ckpt.load_checkpoint(out / ckpt.LAST) if resume and (out / ckpt.LAST).exists() else None
+    last = out / ckpt.LAST
+    if last.exists() and not resume:
+        raise ValueError(f"{last} exists: pass --resume to continue that run, or choose another out")
+    if resume and not last.exists() and d.main:
+        _say(f"no {ckpt.LAST} in {out}: starting a new run")
+    state = ckpt.load_checkpoint(last) if resume and last.exists() else None
     if state is not None:
         changes = config_changes(state["config"], cfg.to_dict())
         if changes:
@@ -120,30 +171,82 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda e: lr_factor(e, t.lr_decay, t.lr_decay_large, t.lr_decay_epoch))
     autocast, scaler = _autocast(cfg, d.device)
-    start, step, best, history = 0, 0, None, []
+    start, step, best, history, partial = 0, 0, None, [], None
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         start, step, best, history = state["epoch"], state["step"], state["best"], state["history"]
+        partial = state.get("partial")
         ckpt.set_rng_state(state["rng"][d.rank], d.device)
+        if d.main:
+            _say(f"resuming from epoch {start} of {t.epochs} ({last}"
+                 + (f", stopped in epoch {start + 1} after {partial['steps']} steps" if partial else "")
+                 + ("): the run is complete, nothing to do (raise train.epochs to train on)"
+                    if start >= t.epochs and not partial else f"): continuing with epoch {start + 1}"))
+            _restore_best(out, state)
     else:
         torch.manual_seed(t.seed + d.rank)
     if d.main:
         ckpt.write_record(out, dump_config(cfg), ckpt.environment(d.world, d.device))
     net = model if d.world == 1 else DistributedDataParallel(
         model, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-    writer = _writer(out, step) if d.main else None
+    writer = _writer(out, step, resumed=state is not None) if d.main else None
+    stop = _StopOnSigint(d.world == 1 and threading.current_thread() is threading.main_thread())
+    with stop, contextlib.closing(writer) if writer is not None else contextlib.nullcontext():
+        best = _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, scaler, writer, stop,
+                       out, start, step, best, history, partial, progress)
+    return {"history": history, "best": best, "out": str(out), "rank": d.rank}
+
+
+def _restore_best(out: Path, state: dict) -> None:
+    """A run killed between writing last.pt and best.pt: write best.pt from last.pt when last.pt's epoch is the
+    selected one and best.pt does not hold it."""
+    best = state.get("best")
+    if not best or best.get("epoch") != state["epoch"] or state.get("partial"):
+        return
+    path = out / ckpt.BEST
+    try:
+        if path.exists() and ckpt.load_checkpoint(path).get("epoch") == best["epoch"]:
+            return
+    except ValueError:
+        pass  # unreadable: rewrite it
+    ckpt.save_checkpoint(path, {"model": state["model"], "model_config": state["model_config"],
+                                "config": state["config"], "epoch": state["epoch"], "best": best,
+                                "metrics": state["history"][-1] if state["history"] else {}})
+
+
+def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, scaler, writer, stop, out,
+            start, step, best, history, partial, progress) -> dict | None:
+    """The epochs from ``start`` on (``history`` is extended in place); returns the best record."""
+    t = cfg.train
+    common = {"model_config": model.config, "config": cfg.to_dict()}
+
+    def save_last(epoch: int, rngs: list, extra: dict) -> None:
+        ckpt.save_checkpoint(out / ckpt.LAST, {**common, "model": model.state_dict(), "epoch": epoch, "step": step,
+                                               "best": best, "history": history, "optimizer": opt.state_dict(),
+                                               "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                                               "rng": rngs, "world": d.world, **extra})
+
     for epoch in range(start, t.epochs):
         order, flips = epoch_order(len(windows), t.flip, t.seed, epoch)
         steps = math.ceil(len(order) / t.batch_size)
         steps = min(steps, t.steps_per_epoch) if t.steps_per_epoch else steps
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss sum, MPJPE sum, samples
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and d.main),
-                   leave=False, dynamic_ncols=True)
+        first = 0
+        if partial is not None and epoch == start:  # continue an epoch stopped by Ctrl-C
+            first = partial["steps"]
+            sums = torch.tensor(partial["sums"], dtype=torch.float64, device=d.device)
+        bar = tqdm(range(first, steps), desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and d.main),
+                   leave=False, dynamic_ncols=True, initial=first, total=steps)
         for s in bar:
+            if stop.requested:
+                bar.close()
+                save_last(epoch, [ckpt.rng_state(d.device)], {"partial": {"steps": s, "sums": sums.tolist()}})
+                raise TrainingInterrupted(f"stopped in epoch {epoch + 1} of {t.epochs} after {s} of its {steps} steps; "
+                                          f"{out / ckpt.LAST} holds the run at that step", out)
             batch = np.arange(s * t.batch_size, min((s + 1) * t.batch_size, len(order)))
             mine = np.array_split(batch, d.world)[d.rank]
             weight = len(mine) * d.world / len(batch)
@@ -189,31 +292,30 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
         history.append(record)
         rngs = all_gather_objects(d, ckpt.rng_state(d.device))
         if d.main:
-            common = {"model": model.state_dict(), "model_config": model.config, "config": cfg.to_dict()}
+            # last.pt first: a kill before best.pt is written is repaired from last.pt on resume (_restore_best)
+            save_last(epoch + 1, rngs, {})
             if improved:
-                ckpt.save_checkpoint(out / ckpt.BEST, {**common, "epoch": epoch + 1, "best": best,
-                                                       "metrics": record})
-            ckpt.save_checkpoint(out / ckpt.LAST, {**common, "epoch": epoch + 1, "step": step, "best": best,
-                                                   "history": history, "optimizer": opt.state_dict(),
-                                                   "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
-                                                   "rng": rngs, "world": d.world})
+                ckpt.save_checkpoint(out / ckpt.BEST, {**common, "model": model.state_dict(), "epoch": epoch + 1,
+                                                       "best": best, "metrics": record})
             ckpt.atomic_write_bytes(out / "history.json", (json.dumps(history, indent=1) + "\n").encode())
             _log(writer, record, step)
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
         barrier(d)
-    if writer is not None:
-        writer.close()
-    return {"history": history, "best": best, "out": str(out), "rank": d.rank}
+        if stop.requested and epoch + 1 < t.epochs:
+            raise TrainingInterrupted(f"stopped after epoch {epoch + 1} of {t.epochs}; {out / ckpt.LAST} holds the "
+                                      f"run at its end", out)
+    return best
 
 
-def _writer(out: Path, step: int):
-    """A TensorBoard writer under out/tb (events past ``step`` from a killed run are dropped); None without
-    the tensorboard package."""
+def _writer(out: Path, step: int, resumed: bool = False):
+    """A TensorBoard writer under out/tb; None without the tensorboard package. On resume, events written after
+    ``step`` (the checkpoint's) by the interrupted run are purged, so that the resumed run's events do not overlap
+    them (the events at ``step`` itself, the checkpoint's epoch, are kept)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(out / "tb"), purge_step=step or None)
+    return SummaryWriter(str(out / "tb"), purge_step=step + 1 if resumed else None)
 
 
 def _log(writer, record: dict, step: int) -> None:
