@@ -11,6 +11,7 @@ def _bench(args: argparse.Namespace) -> int:
     import torch
 
     from hotpose.bench import efficiency_rows, format_table, paper_models
+    from hotpose.engine.distributed import check_device
     from hotpose.registry import list_models
 
     names = args.models or (list_models() if args.all else paper_models())
@@ -18,6 +19,7 @@ def _bench(args: argparse.Namespace) -> int:
     if unknown:
         print(f"hotpose bench: unknown model(s) {', '.join(unknown)}; see `hotpose models`", file=sys.stderr)
         return 2
+    check_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     speed = not args.no_speed
@@ -155,17 +157,26 @@ def _lift(args: argparse.Namespace) -> int:
 
 def _infer(args: argparse.Namespace) -> int:
     from hotpose.video.demo import run_infer
-    return run_infer(args.source, args.out, args.checkpoint, args.arch, render=not args.no_render, gif=args.gif)
+    return run_infer(args.source, args.out, args.checkpoint, args.arch, render=not args.no_render, gif=args.gif,
+                     overwrite=args.overwrite, device=args.device)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from hotpose.video.demo import run_demo, run_infer
     if args.video:
-        return run_infer(args.video, args.out, args.checkpoint, args.arch, render=True, gif=args.gif)
+        return run_infer(args.video, args.out, args.checkpoint, args.arch, render=True, gif=args.gif,
+                         overwrite=args.overwrite)
+    given = [flag for flag, on in (("--checkpoint", args.checkpoint), ("--arch", args.arch), ("--gif", args.gif))
+             if on]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only with a VIDEO (hotpose demo VIDEO ...); the built-in sample is "
+                         f"lifted with the packaged default model")
     return run_demo(args.out, gif=not args.mp4)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hotpose.engine.cli import add_subcommands, positive_int, threads_int  # train, evaluate; argument types
+
     parser = argparse.ArgumentParser(prog="hotpose", description="Efficient video 3D human pose estimation (HoT).")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -173,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", help="model names (default: every model with a row in the paper)")
     p.add_argument("--all", action="store_true", help="every registered model")
     p.add_argument("--no-speed", action="store_true", help="skip the throughput measurement")
-    p.add_argument("--runs", type=int, default=5, help="timed forward passes per model (median reported)")
+    p.add_argument("--runs", type=positive_int, default=5, help="timed forward passes per model (median reported)")
     p.add_argument("--device", default="cpu", help="torch device for the throughput measurement")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=threads_int, default=0, help="CPU threads (default 0: torch's choice)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_bench)
 
@@ -208,10 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("infer", help="video(s) -> 2D keypoints -> 3D poses: npz, JSON, BVH and a rendered video")
     p.add_argument("source", help="a video file, or a folder of videos (split across RANK/WORLD_SIZE processes)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (created if needed)")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of these videos that --out "
+                   "already holds (NAME.npz, .json, .bvh, _track<i>.bvh and the rendering); without it they are "
+                   "refused before any work")
     p.add_argument("--checkpoint", help="a `hotpose train` checkpoint, or an official one with --arch, instead of "
                    "the packaged default model")
-    p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste")
+    p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste (needs "
+                   "--checkpoint)")
+    p.add_argument("--device", default="cpu", help="torch device of the lifter: cpu (default), cuda, cuda:N "
+                   "(the 2D detector runs on the CPU)")
     p.add_argument("--no-render", action="store_true", help="skip the rendered video")
     p.add_argument("--gif", action="store_true", help="render a GIF instead of an mp4")
     p.set_defaults(func=_infer)
@@ -219,13 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="lift the built-in sample (or VIDEO) and print the model's FLOPs and speed")
     p.add_argument("video", nargs="?", help="a video or folder to run `hotpose infer` on instead of the sample")
     p.add_argument("--out", default="hotpose_demo", help="output folder (default: ./hotpose_demo)")
-    p.add_argument("--checkpoint", help="with VIDEO: an official checkpoint instead of the default model")
-    p.add_argument("--arch", help="the official model file of --checkpoint")
+    p.add_argument("--checkpoint", help="with VIDEO: a `hotpose train` checkpoint, or an official one with --arch, "
+                   "instead of the default model")
+    p.add_argument("--arch", help="with VIDEO: the official model file of --checkpoint (needs --checkpoint)")
+    p.add_argument("--overwrite", action="store_true", help="with VIDEO: replace its existing outputs in --out "
+                   "(the sample's outputs are always replaced)")
     p.add_argument("--gif", action="store_true", help="with VIDEO: render a GIF instead of an mp4")
     p.add_argument("--mp4", action="store_true", help="sample: render an mp4 (needs OpenCV) instead of a GIF")
     p.set_defaults(func=_demo)
 
-    from hotpose.engine.cli import add_subcommands  # train, evaluate
     add_subcommands(sub)
     return parser
 

@@ -330,3 +330,47 @@ def test_mediapipe_on_real_clip(tmp_path):
     bones = np.linalg.norm(kp[found][:, 1:] - kp[found][:, list(PARENTS)[1:]], axis=-1)
     assert np.median(bones) > 3
     assert r.outputs["render"].stat().st_size > 1000
+
+
+@pytest.mark.skipif(not HAVE_CV2, reason="OpenCV (the video extra) not installed")
+def test_truncated_video_warns_and_a_bad_file_does_not_stop_the_folder(tmp_path, caplog):
+    import cv2
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    path = folder / "a_cut.avi"  # AVI: the header (frame count) comes first, so a cut file still opens
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (320, 240))
+    for i in range(40):
+        w.write(np.full((240, 320, 3), 3 * i, np.uint8))
+    w.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    (folder / "b_broken.mp4").write_bytes(os.urandom(3000))
+    write_clip(folder / "c_fine.mp4", t=8)
+    res = infer(folder, tmp_path / "out", StandInLifter(), StubDetector(40), progress=False, render=True)
+    cut, broken, fine = res
+    assert 0 < cut.num_frames < 40 and cut.header_frames == 40
+    assert f"a_cut.avi: decoded {cut.num_frames} frames, but its header announces 40" in caplog.text
+    assert np.load(cut.outputs["npz"])["pose_3d"].shape[0] == cut.num_frames
+    assert isinstance(broken, OSError) and broken.video.name == "b_broken.mp4"
+    assert fine.num_frames == 8 and fine.header_frames is None and fine.detected == 8
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        f"{n}{s}" for n in ("a_cut", "c_fine") for s in (".npz", ".json", ".bvh", "_3d.mp4"))
+
+
+def test_a_failed_video_leaves_no_file_and_replaces_none(tmp_path, monkeypatch):
+    """The outputs of a video are written under temporary names and renamed together at the end."""
+    infer_module = importlib.import_module("hotpose.video.infer")  # hotpose.video.infer is also the function
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "walk.npz").write_text("earlier")
+    kp, sc = keypoints_2d(30), np.ones((30, 17), np.float32)  # Human3.6M order
+
+    def broken_bvh(path, pose, fps):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(infer_module, "write_bvh", broken_bvh)
+    with pytest.raises(OSError, match="No space"):
+        process_keypoints("walk", kp, sc, (320, 240), 20.0, out, StandInLifter(), render=False, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["walk.npz"] and (out / "walk.npz").read_text() == "earlier"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write_bytes
 from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, bone_lengths, normalise_bone_lengths
 
 __all__ = ["write_bvh", "read_bvh", "bone_lengths", "normalise_bone_lengths", "euler_zxy", "rotation_zxy"]
@@ -137,7 +138,8 @@ def _solve(pos):
 
 
 def write_bvh(path, pose_3d, fps: float, unit: str = "m", y_down: bool = True) -> Path:
-    """Write poses (T, 17, 3) in metres as a BVH file with fixed (median) bone lengths; returns the path."""
+    """Write poses (T, 17, 3) in metres as a BVH file with fixed (median) bone lengths (atomically: a temporary
+    name, then renamed); returns the path."""
     pose = np.asarray(pose_3d, dtype=np.float64)
     if pose.ndim != 3 or pose.shape[1:] != (NUM_JOINTS, 3) or pose.shape[0] < 1:
         raise ValueError(f"pose_3d must be (T, 17, 3) with T >= 1, got shape {pose.shape}")
@@ -177,7 +179,7 @@ def write_bvh(path, pose_3d, fps: float, unit: str = "m", y_down: bool = True) -
     lines += ["MOTION", f"Frames: {len(pos)}", f"Frame Time: {1.0 / fps:.10f}"]
     lines += [" ".join(f"{v:.6f}" for v in row) for row in data]
     path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
     return path
 
 

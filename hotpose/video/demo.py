@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .infer import NoPersonError, VideoResult, infer, load_lifter, process_keypoints
+from .infer import (NoPersonError, VideoResult, describe_error, existing_outputs, infer, list_videos, load_lifter,
+                    planned_outputs, process_keypoints, shard)
 from .keypoints import to_h36m
 
 log = logging.getLogger("hotpose.video")
@@ -68,13 +69,62 @@ def make_sample(video, out=None, detector=None, start: int = 6, stop: int = 170)
 
 def _summary(r: VideoResult) -> str:
     files = ", ".join(dict.fromkeys(str(p) for p in r.outputs.values()))
-    return (f"{r.name}: {r.num_frames} frames, {r.valid_fraction:.0%} valid, {len(r.tracks)} track(s); bone-length "
-            f"CV of the lifter's output {r.bone_cv:.3f} (pose_3d and BVH: a skeleton with fixed bone lengths)\n"
-            f"  wrote {files}")
+    absent = r.num_frames - r.detected
+    frames = f"{r.num_frames} frames" + (f" (of the {r.header_frames} its header announces)" if r.header_frames
+                                         else "")
+    people = (f"a person detected in all {r.num_frames}" if not absent else
+              f"a person detected in {r.detected}, {r.interpolated} interpolated (short gaps without one), "
+              f"{r.invalid} marked invalid (long gaps)")
+    return (f"{r.name}: {frames}: {people}; {len(r.tracks)} track(s); bone-length CV of the lifter's output "
+            f"{r.bone_cv:.3f} (pose_3d and BVH: a skeleton with fixed bone lengths)\n  wrote {files}")
 
 
-def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif: bool = False) -> int:
-    """``hotpose infer``: returns the exit status (1 when some video had no person)."""
+def _plan(source, out, render: bool, gif: bool, overwrite: bool) -> list[Path]:
+    """Check, before any decoding, what ``hotpose infer`` will write: ``out`` must be a folder that can be written,
+    two videos must not share their outputs, no output may be an input video, and existing outputs are refused
+    unless ``overwrite``. Returns this process's videos."""
+    from hotpose.engine.cli import check_writable
+
+    videos = shard(list_videos(source))
+    if not videos:
+        raise FileNotFoundError(f"no video files in {source}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; infer writes a folder of outputs (NAME.npz, .json, .bvh, "
+                         f"_3d.mp4 per video): give a folder name")
+    by_stem: dict[str, Path] = {}
+    for v in videos:
+        if v.stem in by_stem:
+            raise ValueError(f"{by_stem[v.stem].name} and {v.name} would write the same outputs ({v.stem}.npz ...) "
+                             f"in {out}; rename one of them")
+        by_stem[v.stem] = v
+    inputs = {v.resolve() for v in videos}
+    for v in videos:
+        for p in planned_outputs(v.stem, out, render, gif):
+            if p.resolve() in inputs:
+                raise ValueError(f"{p} is an input video and would be replaced by an output of {v.name}; choose "
+                                 f"another --out")
+    if not overwrite:
+        existing = {v.stem: existing_outputs(v.stem, out, render, gif) for v in videos}
+        existing = {k: e for k, e in existing.items() if e}
+        if existing:
+            names = [p.name for e in existing.values() for p in e]
+            raise FileExistsError(
+                f"--out {out} already holds outputs of {len(existing)} of the {len(videos)} video(s) "
+                f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}); pass --overwrite to replace them, "
+                f"or choose another --out")
+    folder = out
+    while not folder.exists():  # the nearest existing folder: the output folder is created there
+        folder = folder.parent
+    check_writable(folder, "--out", out)
+    return videos
+
+
+def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif: bool = False,
+              overwrite: bool = False, device: str = "cpu") -> int:
+    """``hotpose infer``: returns the exit status (1 when some video failed: no person, unreadable, ...).
+    Everything that can be checked before decoding is: the options, the outputs (existing ones are refused
+    unless ``overwrite``) and the checkpoint."""
     _setup_logging()
     from .detect import require
     try:
@@ -82,15 +132,39 @@ def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif:
     except ImportError as e:
         print(f"hotpose infer: {e}", file=sys.stderr)
         return 2
+    if arch and not checkpoint:
+        raise ValueError("--arch names the model of an official --checkpoint; pass --checkpoint too (without it, "
+                         "the packaged default model is used)")
+    if checkpoint and not Path(checkpoint).is_file():
+        raise ValueError(f"--checkpoint {checkpoint}: "
+                         + ("is a folder, not a checkpoint file" if Path(checkpoint).is_dir() else "no such file"))
+    from hotpose.engine.distributed import check_device
+    check_device(device, device)
+    videos = _plan(source, out, render, gif, overwrite)
+    lifter = load_lifter(checkpoint, arch)
+    lifter.model.to(device)
     t0 = time.perf_counter()
-    results = infer(source, out, load_lifter(checkpoint, arch), render=render, gif=gif)
-    for r in results:  # videos without a person were logged by infer()
+    results = infer(source, out, lifter, render=render, gif=gif)
+    for r in results:  # failed videos were logged by infer()
         if isinstance(r, VideoResult):
             print(_summary(r), file=sys.stderr)
-    done = sum(isinstance(r, VideoResult) for r in results)
-    print(f"{done} of {len(results)} videos done in {time.perf_counter() - t0:.1f} s; outputs in {out}",
+    done = [r for r in results if isinstance(r, VideoResult)]
+    failed = [r for r in results if not isinstance(r, VideoResult)]
+    print(f"{len(done)} of {len(results)} videos done in {time.perf_counter() - t0:.1f} s; outputs in {out}",
           file=sys.stderr)
-    return 0 if done == len(results) else 1
+    for r in done:
+        if r.header_frames:
+            print(f"hotpose infer: warning: {r.name}: decoded {r.num_frames} of the {r.header_frames} frames its "
+                  f"header announces (truncated or damaged file?); its outputs cover the {r.num_frames} decoded "
+                  f"frames", file=sys.stderr)
+    if failed:
+        print(f"hotpose infer: {len(failed)} of {len(results)} videos failed (no outputs written for them):",
+              file=sys.stderr)
+        for e in failed:
+            video, text = getattr(e, "video", None), describe_error(e)
+            print(f"  {video.name + ': ' if video is not None and not text.startswith(video.stem) else ''}{text}",
+                  file=sys.stderr)
+    return 0 if not failed else 1
 
 
 def _lifter_or_fallback():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_output, atomic_write_bytes
 from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = ["save_outputs"]
@@ -28,8 +29,10 @@ def _nested(a: np.ndarray):
 
 
 def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, image_size,
-                 pose_3d_raw=None, valid=None) -> tuple[Path, Path]:
-    """Write DIR/<name>.npz and DIR/<name>.json (keys in the module docstring); returns both paths."""
+                 pose_3d_raw=None, valid=None, paths: tuple | None = None) -> tuple[Path, Path]:
+    """Write DIR/<name>.npz and DIR/<name>.json (keys in the module docstring), each atomically (a temporary name,
+    then renamed); returns both paths. ``paths``: (npz, json) file names to write instead (e.g. temporary names
+    of a caller that renames them itself)."""
     kp = np.asarray(keypoints_2d, dtype=np.float32)
     sc = np.asarray(scores, dtype=np.float32)
     p3 = np.asarray(pose_3d, dtype=np.float32)
@@ -53,13 +56,14 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
         raise ValueError(f"name must be a plain file stem, got {name!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    npz, js = out / f"{name}.npz", out / f"{name}.json"
-    np.savez_compressed(npz, keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
-                        joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **extra)
+    npz, js = (Path(paths[0]), Path(paths[1])) if paths else (out / f"{name}.npz", out / f"{name}.json")
+    with atomic_output(npz) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no ".npz" to the name
+        np.savez_compressed(f, keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
+                            joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **extra)
     units = {k: v for k, v in UNITS.items() if k != "pose_3d_raw" or "pose_3d_raw" in extra}
     doc = {"name": name, "fps": float(fps), "image_size": [int(v) for v in size], "num_frames": t,
            "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": units,
            "keypoints_2d": _nested(kp), "scores": _nested(sc), "pose_3d": _nested(p3),
            **{k: [bool(b) for b in v] if k == "valid" else _nested(v) for k, v in extra.items()}}
-    js.write_text(json.dumps(doc, separators=(",", ":")))
+    atomic_write_bytes(js, json.dumps(doc, separators=(",", ":")).encode())
     return npz, js

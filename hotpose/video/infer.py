@@ -20,7 +20,14 @@ switching to another person) or a long gap interrupts it, the frames on either s
 there are several, its own BVH file ``NAME_track<i>.bvh``). ``VideoResult.bone_cv`` is the bone-length CV of the
 lifter's raw output within each track, averaged over the tracks weighted by their frames.
 
-Folders are processed one video after another; to split one over machines, start one process per machine with the
+Every file of a video is first written under a temporary name (``.NAME.tmp.PID.npz`` ...) and all of them are
+renamed at the end, so a failed or interrupted video leaves no partial file behind (and replaces none).
+:func:`planned_outputs` names the files a video will get, for a caller that checks them before any work.
+
+A video whose decoder stops before the frame count of its header (a truncated or damaged file) is processed over
+the frames that could be decoded, with a warning (``VideoResult.header_frames``). Folders are processed one video
+after another; a video that fails (no person, unreadable) is reported and the others go on. To split one over
+machines, start one process per machine with the
 ``RANK`` and ``WORLD_SIZE`` environment variables that torchrun (or any launcher) sets: rank r takes every
 WORLD_SIZE-th video of the sorted list, starting at the r-th.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -44,7 +52,7 @@ from .keypoints import to_h36m
 log = logging.getLogger("hotpose.video")
 
 __all__ = ["NoPersonError", "VideoResult", "VIDEO_SUFFIXES", "list_videos", "shard", "valid_frames", "bone_cv",
-           "identity_jumps", "tracks", "lift_tracks",
+           "identity_jumps", "tracks", "lift_tracks", "planned_outputs", "existing_outputs", "describe_error",
            "process_keypoints", "process_video", "infer", "load_lifter"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -65,6 +73,14 @@ class VideoResult:
     valid_fraction: float = 1.0
     bone_cv: float = float("nan")
     tracks: list[tuple[int, int]] = field(default_factory=list)
+    detected: int = 0  # frames with a person; the others are interpolated or (in long gaps) marked invalid
+    invalid: int = 0  # frames inside gaps without a person longer than max_gap (valid = False)
+    header_frames: int | None = None  # the frame count of the video's header, when it differs from num_frames
+
+    @property
+    def interpolated(self) -> int:
+        """Frames without a person whose keypoints were filled in from their neighbours (short gaps)."""
+        return self.num_frames - self.detected - self.invalid
 
 
 def _progress(iterable, total=None, desc="", enabled=True):
@@ -178,20 +194,72 @@ def bone_cv(pose_3d, valid=None) -> float:
     return float(np.mean(lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)))
 
 
+def planned_outputs(name: str, out_dir, render: bool = True, gif: bool = False) -> list[Path]:
+    """The files :func:`process_keypoints` writes for a video ``name`` whatever its tracks: NAME.npz, NAME.json,
+    NAME.bvh and, with ``render``, NAME_3d.mp4 (or .gif). With several tracks NAME_track<i>.bvh replace NAME.bvh
+    (see :func:`existing_outputs`)."""
+    out = Path(out_dir)
+    files = [out / f"{name}.npz", out / f"{name}.json", out / f"{name}.bvh"]
+    return files + ([out / f"{name}_3d.{'gif' if gif else 'mp4'}"] if render else [])
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` with glob's special characters ([, *, ?) taken literally."""
+    return re.sub(r"([\[\]*?])", r"[\1]", text)
+
+
+def _track_bvh(name: str, out_dir) -> list[Path]:
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    pattern = re.compile(re.escape(name) + r"_track\d+\.bvh")
+    return sorted(p for p in out.glob(f"{_glob_escape(name)}_track*.bvh") if pattern.fullmatch(p.name))
+
+
+def existing_outputs(name: str, out_dir, render: bool = True, gif: bool = False) -> list[Path]:
+    """The outputs of video ``name`` that already exist in ``out_dir`` (those :func:`planned_outputs` lists, and
+    NAME_track<i>.bvh of an earlier run with several tracks): what a run would replace."""
+    return [p for p in planned_outputs(name, out_dir, render, gif) if p.exists()] + _track_bvh(name, out_dir)
+
+
+def _staged_name(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` that keeps its suffix (OpenCV picks the container from it)."""
+    return path.with_name(f".{path.stem}.tmp.{os.getpid()}{path.suffix}")
+
+
+def _commit(staged: dict[Path, Path]) -> None:
+    """Flush every staged file to disk, then rename each over its final name."""
+    for tmp in staged.values():
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    for final, tmp in staged.items():
+        os.replace(tmp, final)
+
+
 def load_lifter(checkpoint: str | None = None, arch: str | None = None):
     """hotpose.Lifter: the packaged default model; a checkpoint of ``hotpose train`` (``arch`` None); or an
-    official checkpoint (``arch`` = its model file, e.g. hot_mixste)."""
+    official checkpoint (``arch`` = its model file, e.g. hot_mixste). A file of the wrong kind is a ValueError that
+    says what the file is and what was expected."""
     from hotpose.lifter import Lifter
 
-    if checkpoint and arch:
-        return Lifter.from_official(arch, checkpoint)
+    if arch and not checkpoint:
+        raise ValueError(f"arch {arch!r} names the model file of an official checkpoint; give the checkpoint too")
     if checkpoint:
-        from hotpose.engine.checkpoint import FORMAT, load_checkpoint, model_from_checkpoint
+        from hotpose.engine.checkpoint import FORMAT, describe_checkpoint, model_from_checkpoint, read_torch_file
 
-        state = load_checkpoint(checkpoint)
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            raise ValueError(f"{checkpoint} is not a `hotpose train` checkpoint; for an official checkpoint pass "
-                             f"--arch (its model file, e.g. hot_mixste)")
+        state = read_torch_file(checkpoint, f"official {arch} checkpoint" if arch else "`hotpose train` checkpoint")
+        ours = isinstance(state, dict) and state.get("format") == FORMAT
+        if arch:
+            if ours:
+                raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}: it stores its model, so leave out "
+                                 f"--arch (that is for official checkpoints)")
+            if not isinstance(state, dict):
+                raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}; expected an official {arch} "
+                                 f"checkpoint (a state dict of tensors)")
+            return Lifter.from_official(arch, state)
+        if not ours:
+            raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}, not a `hotpose train` checkpoint; for "
+                             f"an official checkpoint pass --arch (its model file, e.g. hot_mixste)")
         return Lifter(model_from_checkpoint(state).float())
     return Lifter.from_pretrained("default")
 
@@ -217,7 +285,8 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = VideoResult(name, t, float(fps), (int(image_size[0]), int(image_size[1])), timings=timings,
-                         valid_fraction=float(valid.mean()))
+                         valid_fraction=float(valid.mean()), detected=int(present.sum()),
+                         invalid=int((~valid).sum()))
     if not present.all():
         log.info("%s: no person in %d of %d frames (%d in gaps longer than %.1f s, marked invalid)", name,
                  int((~present).sum()), t, int((~valid).sum()), max_gap)
@@ -240,18 +309,49 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                  len(result.tracks), ", ".join(f"{a}-{b - 1}" for a, b in result.tracks),
                  ", ".join(f"{bone_cv(raw[a:b]):.3f}" for a, b in result.tracks))
 
+    staged: dict[Path, Path] = {}  # final name -> temporary name; all renamed at the end
+
+    def stage(path: Path) -> Path:
+        staged[path] = _staged_name(path)
+        return staged[path]
+
+    try:
+        _write_all(result, out, name, kp, sc, pose, raw, valid, fps, frames, render, gif, progress, timings,
+                   render_height, gif_fps, stage)
+        _commit(staged)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    for old in [out / f"{name}.bvh"] + _track_bvh(name, out):  # BVH files of an earlier run with other tracks
+        if old not in staged and old.exists():
+            old.unlink()
+    return result
+
+
+def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, valid, fps, frames, render, gif,
+               progress, timings, render_height, gif_fps, stage) -> None:
+    """Write every output of one video to the temporary names ``stage(final)`` returns; ``result.outputs`` gets
+    the final names."""
+    t = len(kp)
     t0 = time.perf_counter()
-    npz, js = save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw, valid=valid)
+    npz, js = out / f"{name}.npz", out / f"{name}.json"
+    save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw, valid=valid,
+                 paths=(stage(npz), stage(js)))
     result.outputs.update(npz=npz, json=js)
     if len(result.tracks) > 1:  # a skeleton per track: one BVH file each, "bvh" is the longest track's
         for i, (a, b) in enumerate(result.tracks, 1):
-            result.outputs[f"bvh_track{i}"] = write_bvh(out / f"{name}_track{i}.bvh", pose[a:b], fps)
+            path = out / f"{name}_track{i}.bvh"
+            write_bvh(stage(path), pose[a:b], fps)
+            result.outputs[f"bvh_track{i}"] = path
         longest = max(range(len(result.tracks)), key=lambda i: result.tracks[i][1] - result.tracks[i][0])
         result.outputs["bvh"] = result.outputs[f"bvh_track{longest + 1}"]
         log.info("%s: one BVH file per track: %s_track1.bvh ... %s_track%d.bvh", name, name, name,
                  len(result.tracks))
     else:
-        result.outputs["bvh"] = write_bvh(out / f"{name}.bvh", pose, fps)
+        path = out / f"{name}.bvh"
+        write_bvh(stage(path), pose, fps)
+        result.outputs["bvh"] = path
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
 
     if render:
@@ -263,7 +363,7 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
         rnd = SequenceRenderer(kp, pose, result.image_size, valid, height=height, crop=frames is None)
         step = max(1, int(round(fps / gif_fps))) if gif else 1
         path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
-        writer = open_writer(path, rnd.size, fps / step)
+        writer = open_writer(stage(path), rnd.size, fps / step)
         source = iter(frames()) if frames is not None else None
         try:
             for i in _progress(range(t), t, f"render {name}", progress):
@@ -276,7 +376,6 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t_render - (
             timings.get("decode", 0.0) - decode0)
         result.outputs["render"] = path
-    return result
 
 
 def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,
@@ -295,11 +394,17 @@ def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif
     finally:
         if own:
             detector.close()
+    decoded = len(raw)
+    if info["frames"] > 0 and decoded != info["frames"]:
+        log.warning("%s: decoded %d frames, but its header announces %d: the file may be truncated or damaged; "
+                    "the outputs cover the %d decoded frames", path.name, decoded, info["frames"], decoded)
     kp, sc = to_h36m(raw, raw_sc, format=getattr(detector, "format", None))
     kp[~np.isfinite(raw).all(-1).any(-1)] = np.nan
     result = process_keypoints(path.stem, kp, sc, size, info["fps"], out_dir, lifter,
                                frames=lambda: read_video(path, timings), render=render, gif=gif, max_gap=max_gap,
                                progress=progress, timings=timings, render_height=render_height)
+    if info["frames"] > 0 and decoded != info["frames"]:
+        result.header_frames = info["frames"]
     n = result.num_frames
     stages = ", ".join(f"{k} {v:.2f} s ({1000 * v / n:.1f} ms/frame)" for k, v in timings.items())
     log.info("%s: %d frames, %dx%d @ %.2f fps; %s", path.name, n, *result.image_size, result.fps, stages)
@@ -309,8 +414,9 @@ def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif
 def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif: bool = False,
           max_gap: float = 1.0, progress: bool = True, rank: int | None = None,
           world_size: int | None = None) -> list[VideoResult | Exception]:
-    """Process a video or this rank's share of a folder of videos; a video that fails (e.g. without a person) is
-    logged and reported as its exception, the others go on."""
+    """Process a video or this rank's share of a folder of videos; a video that fails (without a person, an
+    unreadable or empty file, ...) is logged and reported as its exception (``e.video``: its path), the others go
+    on."""
     videos = list_videos(source)
     if not videos:
         raise FileNotFoundError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {source}")
@@ -324,5 +430,19 @@ def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif:
             results.append(process_video(v, out_dir, lifter, detector, render, gif, max_gap, progress))
         except NoPersonError as e:
             log.error("%s", e)
+            e.video = v
+            results.append(e)
+        except Exception as e:  # noqa: BLE001 - one bad file must not stop the batch; each is reported
+            log.error("%s: %s", v.name, describe_error(e))
+            e.video = v
             results.append(e)
     return results
+
+
+def describe_error(e: BaseException) -> str:
+    """One line for a failed video: OSError's text and file, a ValueError's message, else the type too."""
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    if isinstance(e, (ValueError, OSError)):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
