@@ -17,10 +17,22 @@ from test_train import ROOT, tiny_config
 ARGS = dict(frames=27, dim=32, mlp_hidden=64, depth=4, drop_path=0.0)
 
 
-def run(cmd: list[str], threads: int = 1, timeout: int = 240) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+def run_all(cmds: dict[str, tuple[list[str], int]], logs, timeout: int = 300) -> None:
+    """Run the named (command, threads) pairs at the same time (the results do not depend on the load), their output
+    in ``logs``/<name>.log, and check that each succeeded."""
+    procs = {}
+    for name, (cmd, threads) in cmds.items():
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+        with open(logs / f"{name}.log", "w") as log:
+            procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for name, proc in procs.items():
+            proc.wait(timeout=timeout)
+            assert proc.returncode == 0, (logs / f"{name}.log").read_text()[-4000:]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
 
 
 # Two processes sum the gradients in another order than one process, so the weights differ by float noise. Its size
@@ -46,9 +58,10 @@ def test_two_process_ddp_matches_one_process(tmp_path):
         return ["-m", "hotpose.cli", "train", str(cfg), "--device", "cpu", "--threads", str(threads), "--no-progress",
                 "--out", str(tmp_path / out)]
 
-    run([sys.executable, *cli("one")])
-    run([sys.executable, *cli("one_2threads", 2)], threads=2)
-    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cli("two")])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    run_all({"one": ([sys.executable, *cli("one")], 1),
+             "one_2threads": ([sys.executable, *cli("one_2threads", 2)], 2),
+             "two": ([*torchrun, *cli("two")], 1)}, tmp_path)
     one, other, two = (load_checkpoint(tmp_path / d / "last.pt") for d in ("one", "one_2threads", "two"))
     assert two["world"] == 2 and one["step"] == two["step"] == 20
     noise = {k: (other["model"][k] - v).abs().max().item() for k, v in one["model"].items()}
