@@ -194,14 +194,47 @@ def test_flipped_output_reuses_index(name):
     torch.testing.assert_close(out.pose, g["output_flip_given_index"], atol=1e-4, rtol=0)
 
 
+# DPC-kNN's distances come from torch.cdist's matrix-product formula |x|^2 + |y|^2 - 2 x.y, whose float32 rounding
+# depends on the CPU's matrix kernels: measured against the exact differences, d^2 is off by up to 17 eps (|x|^2 +
+# |y|^2) (tpc_mhformer; 5 to 6 for the others), so a frame's distance to itself is 3e-3 to 3e-2 instead of 0. That is
+# the size of the 1e-6 tie-break noise in the densities, so a third of the frames are decided by the rounding: with d^2
+# perturbed by up to CDIST_ROUNDING eps (|x|^2 + |y|^2), 10 to 29 of 45 or 81 frames change status in some of
+# CDIST_DRAWS draws. The CPUs tried (an Intel Xeon, an AMD EPYC) round alike and reproduce the stored selection
+# exactly; the test asserts only the frames no draw changes.
+CDIST_ROUNDING = 32
+CDIST_DRAWS = 40
+
+
 @pytest.mark.parametrize("name", FILES)
-def test_dpc_knn_reproduces_official_selection(name):
+def test_dpc_knn_reproduces_official_selection(name, monkeypatch):
     g = load_golden(name)
     if "cluster" not in g:
         pytest.skip(f"{name} does not prune")
     c = g["cluster"]
-    idx = dpc_knn(c["cluster_input"], c["cluster_num"], c["k"], exclude=c["extra_args"], noise=c["tiebreak_noise"])
-    assert torch.equal(idx, c["index_down"])
+    x = c["cluster_input"]
+    B, N, _ = x.shape
+
+    def kept(idx):
+        return torch.zeros(B, N, dtype=torch.bool).scatter_(1, idx, True)
+
+    ours = kept(dpc_knn(x, c["cluster_num"], c["k"], exclude=c["extra_args"], noise=c["tiebreak_noise"]))
+    stable = torch.ones(B, N, dtype=torch.bool)
+    cdist, gen = torch.cdist, torch.Generator().manual_seed(0)
+    sq = x.double().square().sum(-1)
+    bound = CDIST_ROUNDING * 2.0 ** -24 * (sq[..., :, None] + sq[..., None, :])
+
+    def rounded_otherwise(a, b, **kw):
+        jitter = (2 * torch.rand(bound.shape, generator=gen, dtype=bound.dtype) - 1) * bound
+        d2 = cdist(a, b, **kw).double().square() + jitter
+        return d2.clamp(min=0).sqrt().to(a.dtype)
+
+    monkeypatch.setattr(torch, "cdist", rounded_otherwise)
+    for _ in range(CDIST_DRAWS):
+        stable &= kept(dpc_knn(x, c["cluster_num"], c["k"], exclude=c["extra_args"], noise=c["tiebreak_noise"])) == ours
+    monkeypatch.undo()
+    stored = kept(c["index_down"])
+    assert stable.sum(1).min() >= N // 2, "too few frames decided independently of the rounding to test anything"
+    assert torch.equal(stored[stable], ours[stable]), "DPC-kNN keeps other frames than the official code"
 
 
 @pytest.mark.parametrize("name", FILES)
