@@ -1,8 +1,9 @@
 """How the shared layers compute: the official code's exact arithmetic, or faster kernels.
 
-* ``"exact"``: attention as explicit softmax(q k^T) v and linear layers as ``addmm`` (bias accumulated inside the
-  matrix product), as the official code runs them. Bit-identical outputs on CPU float32, so DPC-kNN's near-ties (decided
-  at the 1e-6 level) go the same way.
+* ``"exact"``: attention as explicit softmax(q k^T) v, its per-head products batched in the official code's order
+  (see :func:`hotpose.layers.attention.attend`), and linear layers as ``addmm`` (bias accumulated inside the matrix
+  product), as the official code runs them. Bit-identical outputs to the official code's on the same CPU in float32,
+  so DPC-kNN's near-ties (decided at the 1e-6 level) go the same way.
 * ``"fast"`` (the default for models built from the registry): ``scaled_dot_product_attention`` and linear layers as a
   plain matrix product followed by an in-place bias add (on CPU, ``addmm``'s bias-initialised output costs up to 20%
   more for wide layers). Outputs agree with ``"exact"`` to float32 rounding (tested to 1e-5 per layer, 1e-4 per model).
