@@ -227,8 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the packaged default model")
     p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste (needs "
                    "--checkpoint)")
-    p.add_argument("--device", default="cpu", help="torch device of the lifter: cpu (default), cuda, cuda:N "
-                   "(the 2D detector runs on the CPU)")
+    p.add_argument("--device", default="cpu", help="torch device of the lifter: cpu (default), cuda, cuda:N, auto "
+                   "(the GPU when there is one); the 2D detector runs on the CPU")
     p.add_argument("--no-render", action="store_true", help="skip the rendered video")
     p.add_argument("--gif", action="store_true", help="render a GIF instead of an mp4")
     p.set_defaults(func=_infer)

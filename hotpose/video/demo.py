@@ -138,8 +138,8 @@ def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif:
     if checkpoint and not Path(checkpoint).is_file():
         raise ValueError(f"--checkpoint {checkpoint}: "
                          + ("is a folder, not a checkpoint file" if Path(checkpoint).is_dir() else "no such file"))
-    from hotpose.engine.distributed import check_device
-    check_device(device, device)
+    from hotpose.engine.distributed import pick_device
+    device = pick_device(device)  # "auto": the GPU when there is one; refuses a CUDA device this machine lacks
     videos = _plan(source, out, render, gif, overwrite)
     lifter = load_lifter(checkpoint, arch)
     lifter.model.to(device)
