@@ -25,13 +25,14 @@ def efficiency_rows(names: Iterable[str] | None = None, *, speed: bool = True, r
         if progress:
             progress(name)
         model = build_model(name).eval()
+        flops = efficiency.flop_counts(model)  # both conventions from one forward pass
         paper = PAPER.get(name)
         row = {"model": name, "label": paper.label if paper else name,
                "frames": model.backbone.frames, "kept": model.hourglass.keep if model.hourglass else None,
                "seq2frame": model.seq2frame,
                "params_m": efficiency.count_params(model) / 1e6,
-               "flops_paper_g": efficiency.count_flops(model, "paper") / 1e9,
-               "flops_full_g": efficiency.count_flops(model, "full") / 1e9,
+               "flops_paper_g": flops["paper"] / 1e9,
+               "flops_full_g": flops["full"] / 1e9,
                "paper_params_m": paper.params if paper else None,
                "paper_flops_g": paper.flops if paper else None}
         if speed:

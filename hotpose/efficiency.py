@@ -84,9 +84,10 @@ class ShapesOnly(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def _paper_macs(model: nn.Module, x: torch.Tensor) -> int:
-    """Linear / conv MACs of the official computation (exact kernels: TRA projects its shared queries once per
-    sequence, as the official code does, which the paper's counts include)."""
+def _counts(model: nn.Module, x: torch.Tensor, full: bool) -> tuple[int, int | None]:
+    """One forward pass with the official computation (exact kernels: TRA projects its shared queries once per
+    sequence, as the official code does, which the paper's counts include) -> (Linear / conv MACs as the paper
+    counts them, every matmul's FLOPs as ``FlopCounterMode`` counts them when ``full``, else None)."""
     total = 0
 
     def hook(module, inputs, output):
@@ -102,26 +103,41 @@ def _paper_macs(model: nn.Module, x: torch.Tensor) -> int:
 
     kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, FeaturePool)
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    grads = [p.requires_grad for p in model.parameters()]
+    counter = FlopCounterMode(display=False) if full else contextlib.nullcontext()
     try:
-        with kernels(model, "exact"):
+        for p in model.parameters():
+            p.requires_grad_(False)
+        with kernels(model, "exact"), counter:
             model(x)
     finally:
         for h in handles:
             h.remove()
-    return total
-
-
-def _full_flops(model: nn.Module, x: torch.Tensor) -> int:
-    grads = [p.requires_grad for p in model.parameters()]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        with kernels(model, "exact"), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
         for p, g in zip(model.parameters(), grads):
             p.requires_grad_(g)
-    return counter.get_total_flops()
+    return total, counter.get_total_flops() if full else None
+
+
+def _count(model: nn.Module, frames: int | None, compute: bool, full: bool) -> dict:
+    was_training = model.training
+    model.eval()
+    x = example_input(model, 1, frames)
+
+    def once() -> dict:
+        macs, flops = _counts(model, x, full)
+        return {"paper": 2 * macs, "full": flops}
+
+    try:
+        with torch.no_grad():
+            if not compute:
+                try:
+                    with ShapesOnly():
+                        return once()
+                except (RuntimeError, IndexError, ValueError):  # the model needs real values somewhere
+                    pass
+            return once()
+    finally:
+        model.train(was_training)
 
 
 def count_flops(model: nn.Module, convention: str = "paper", frames: int | None = None,
@@ -131,21 +147,12 @@ def count_flops(model: nn.Module, convention: str = "paper", frames: int | None 
     several times faster)."""
     if convention not in ("paper", "full"):
         raise ValueError(f"convention must be 'paper' or 'full', got {convention!r}")
-    was_training = model.training
-    model.eval()
-    x = example_input(model, 1, frames)
-    count = (lambda: 2 * _paper_macs(model, x)) if convention == "paper" else (lambda: _full_flops(model, x))
-    try:
-        with torch.no_grad():
-            if not compute:
-                try:
-                    with ShapesOnly():
-                        return count()
-                except (RuntimeError, IndexError, ValueError):  # the model needs real values somewhere
-                    pass
-            return count()
-    finally:
-        model.train(was_training)
+    return _count(model, frames, compute, full=convention == "full")[convention]
+
+
+def flop_counts(model: nn.Module, frames: int | None = None, compute: bool = False) -> dict[str, int]:
+    """Both conventions from one forward pass: ``{"paper": ..., "full": ...}``, as :func:`count_flops` gives them."""
+    return _count(model, frames, compute, full=True)
 
 
 def output_frames(model: nn.Module, frames: int | None = None) -> int:
