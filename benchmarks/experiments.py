@@ -177,7 +177,7 @@ def default_model() -> dict:
     rep = summarize(score_sequences(model, load_splits(cfg.data, ["test"])["test"], flip=True, batch_size=256))
     m = rep["mean_over_actions"]
     return {"p1": m["p1"], "p2": m["p2"], "strict_p1": m["strict_p1"], "views": rep["sequences"],
-            "frames": rep["all_frames"]["frames"]}
+            "frames": rep["all_frames"]["frames"], "pruner": model.hourglass.pruner}
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
@@ -188,7 +188,9 @@ def default_section(d: dict, when: str | None = None) -> str:
     return (DEFAULT_HEADING + "\n"
             f"`hotpose.Lifter.from_pretrained(\"default\")` (hotpose/pretrained/default.pt, trained with "
             f"`configs/default_model.yaml`, then fine-tuned with `configs/default_model_finetune.yaml`, see "
-            f"hotpose/pretrained/README.md) on its own test protocol: B2 through all 8 "
+            f"hotpose/pretrained/README.md)"
+            + (f", kept frames chosen by the `{d['pruner']}` pruner (docs/stability.md)," if d.get("pruner") else "")
+            + f" on its own test protocol: B2 through all 8 "
             f"cameras of S9 and S11 ({d['views']} views, {d['frames']:,} frames), projected ground-truth 2D without "
             f"noise, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions, official protocol; "
             f"strict protocol P1 {d['strict_p1']:.1f} mm). Evaluated by this script from the packaged file"
