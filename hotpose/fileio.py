@@ -4,7 +4,8 @@ Every file hotpose writes goes through :func:`atomic_write_bytes`, :func:`atomic
 :func:`atomic_output`: the content is written to a temporary name in the target's folder, flushed to disk and
 renamed over the target, so a reader (or a run killed mid-write, or a full disk) sees the old file or the new one,
 never a mix. :func:`check_output` is the command line's guard before any work starts: the output must not be one of
-the inputs, must not exist unless the user said ``--overwrite``, and its folder must be writable.
+the inputs, must not exist unless the user said ``--overwrite``, and its folder must be writable. :func:`read_torch_file` reads a .pt file and, when torch
+cannot, says what the file is instead.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import contextlib
 import os
 from pathlib import Path
 from typing import Iterator
+
+import torch
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -97,3 +100,41 @@ def check_output(out: str | Path, inputs: tuple[str | Path, ...] = (), overwrite
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"{flag} {out}: folder {folder} is not writable")
     return out
+
+
+def _what_file(path: Path) -> str:
+    """What a file that torch cannot load looks like, from its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return "a file that cannot be read"
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive that is not a complete PyTorch file (damaged, truncated, or another zip)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle that is not a checkpoint of tensors torch can load safely"
+    if head.startswith((b"\x89HDF", b"\x93NUMPY")):
+        return "an HDF5 or numpy file, not a PyTorch checkpoint"
+    try:
+        head.decode("utf-8")
+        return "a text file, not a PyTorch checkpoint"
+    except UnicodeDecodeError:
+        return "not a PyTorch file (unrecognised binary content)"
+
+
+def read_torch_file(path: str | Path, what: str = "checkpoint", map_location="cpu"):
+    """``torch.load(path, weights_only=True)`` with errors a user can act on: FileNotFoundError when there is no
+    such file, ValueError naming what the file is (a folder, an empty, text or damaged file) and what was expected
+    instead of torch's own message."""
+    path = Path(path)
+    article = "an" if what[:1] in "aeiou" else "a"
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not {article} {what} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:  # torch raises many types (KeyError, IndexError, EOFError, UnpicklingError...) for such files
+        raise ValueError(f"{path} is {_what_file(path)}; expected {article} {what} (a PyTorch .pt/.pth file)") from None

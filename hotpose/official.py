@@ -14,6 +14,7 @@ from os import PathLike
 import torch
 from torch import nn
 
+from hotpose.fileio import read_torch_file
 from hotpose.layers.kernels import use_kernels
 from hotpose.registry import compose
 
@@ -40,12 +41,7 @@ def unwrap_state_dict(checkpoint) -> dict[str, torch.Tensor]:
     """Find the tensors in a checkpoint: a path, a state dict, or a dict holding one under a usual key.
     Strips DataParallel's ``module.`` prefixes."""
     if isinstance(checkpoint, (str, PathLike)):
-        try:
-            checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"checkpoint not found: {checkpoint}") from None
-        except Exception as e:  # unreadable or not a torch file
-            raise ValueError(f"cannot read checkpoint {checkpoint}: {e}") from None
+        checkpoint = read_torch_file(checkpoint, "official checkpoint")
     if not isinstance(checkpoint, Mapping):
         raise TypeError(f"expected a state dict or a path, got {type(checkpoint).__name__}")
     for _ in range(3):

@@ -156,7 +156,7 @@ CASES = [
                                     "{d}/notckpt.pt"], ["good.npz", "notckpt.pt"], 2,
          ["notckpt.pt: not a PyTorch checkpoint"]),
     Case("checkpoint-is-npz", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
-                               "{d}/good.npz", "--out", "{d}/o.npz"], ["good.npz"], 2, ["not a PyTorch checkpoint"]),
+                               "{d}/good.npz", "--out", "{d}/o.npz"], ["good.npz"], 2, ["is a zip archive that is not a complete PyTorch file", "expected an official checkpoint"]),
     Case("unknown-arch", ["lift", "{d}/good.npz", *SIZE, "--arch", "nope", "--checkpoint", "{d}/notckpt.pt"],
          ["good.npz", "notckpt.pt"], 2, ["--arch nope: unknown", "hot_mixste"]),
     Case("checkpoint-checked-after-output", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste",

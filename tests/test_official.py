@@ -92,7 +92,7 @@ def test_unknown_arch_and_bad_files(tmp_path):
         hotpose.load_official("mixste", tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="bad.pth is a text file, not a PyTorch checkpoint; expected an official checkpoint"):
         hotpose.load_official("mixste", bad)
     with pytest.raises(ValueError, match="no 'Spatial_patch_to_embedding.weight'"):
         hotpose.load_official("mixste", {"foo": torch.zeros(1)})

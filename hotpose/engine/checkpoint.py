@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hotpose.fileio import atomic_write_bytes, clean_temp  # noqa: F401  (re-exported for the trainer)
+from hotpose.fileio import atomic_write_bytes, clean_temp, read_torch_file  # noqa: F401  (re-exported)
 
 FORMAT = "hotpose-checkpoint-1"
 LAST, BEST = "last.pt", "best.pt"
@@ -30,43 +30,6 @@ def save_checkpoint(path: str | Path, state: dict) -> None:
     buf = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def _what_file(path: Path) -> str:
-    """What a file that torch cannot load looks like, from its first bytes."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError:
-        return "a file that cannot be read"
-    if not head:
-        return "an empty file"
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive that is not a complete PyTorch file (damaged, truncated, or another zip)"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "a Python pickle that is not a checkpoint of tensors torch can load safely"
-    if head.startswith((b"\x89HDF", b"\x93NUMPY")):
-        return "an HDF5 or numpy file, not a PyTorch checkpoint"
-    try:
-        head.decode("utf-8")
-        return "a text file, not a PyTorch checkpoint"
-    except UnicodeDecodeError:
-        return "not a PyTorch file (unrecognised binary content)"
-
-
-def read_torch_file(path: str | Path, what: str = "checkpoint", map_location="cpu"):
-    """``torch.load(path, weights_only=True)`` with errors a user can act on: FileNotFoundError when there is no
-    such file, ValueError naming what the file is (a folder, an empty, text or damaged file) and what was expected
-    instead of torch's own message."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not a {what} file")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: {what} not found")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception:  # torch raises many types (KeyError, IndexError, EOFError, UnpicklingError...) for such files
-        raise ValueError(f"{path} is {_what_file(path)}; expected a {what} (a PyTorch .pt/.pth file)") from None
 
 
 def describe_checkpoint(state) -> str:
