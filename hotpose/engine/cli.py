@@ -10,26 +10,21 @@ import sys
 from pathlib import Path
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+def _int_at_least(minimum: int, meaning: str = ""):
+    """An argparse type: a whole number >= ``minimum`` (``meaning`` says what the minimum stands for)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum}{meaning} or more, got {value}")
+        return value
+    return parse
 
 
-def threads_int(text: str) -> int:
-    """argparse type of --threads: an integer >= 0 (0: torch's choice)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (torch's choice) or more, got {value}")
-    return value
+positive_int = _int_at_least(1)  # counts: --batch-size, --runs
+threads_int = _int_at_least(0, " (torch's choice)")  # --threads
 
 
 def check_writable(folder: str | Path, flag: str, path: str | Path | None = None) -> None:
