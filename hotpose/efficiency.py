@@ -29,6 +29,7 @@ seq2frame models, which is how the paper reports FPS.
 from __future__ import annotations
 
 import contextlib
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -72,6 +73,21 @@ class ShapesOnly(TorchDispatchMode):
     counting mode (``with ShapesOnly(), FlopCounterMode():``) so that the counter still sees every call. Operations
     with an integer or boolean result, in-place operations and everything else run as usual."""
 
+    def __init__(self):
+        super().__init__()
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def _zeros(self, shape, dtype, device) -> torch.Tensor:
+        """A tensor of ``shape``: a view of one zero buffer per dtype and device, grown when needed. Allocating
+        (and zero-filling) a fresh tensor per call took most of the counting time on large models; the views
+        alias each other, so their values are meaningless, which is all a shapes-only pass needs."""
+        n = math.prod(shape)
+        key = (dtype, device)
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < n:
+            buf = self._buffers[key] = torch.zeros(max(n, 1), dtype=dtype, device=device)
+        return buf[:n].view(shape)
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in _SKIPPED:
@@ -79,7 +95,7 @@ class ShapesOnly(TorchDispatchMode):
             outs = shapes if isinstance(shapes, tuple) else (shapes,)
             if all(isinstance(o, torch.Tensor) and o.dtype.is_floating_point for o in outs):
                 device = next(a.device for a in args if isinstance(a, torch.Tensor))
-                zeros = tuple(torch.zeros(o.shape, dtype=o.dtype, device=device) for o in outs)
+                zeros = tuple(self._zeros(o.shape, o.dtype, device) for o in outs)
                 return zeros if isinstance(shapes, tuple) else zeros[0]
         return func(*args, **kwargs)
 
