@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 
 import torch
@@ -110,6 +110,8 @@ def load_official(arch: str, checkpoint, *, layer_index: int | None = None, toke
     spec = OFFICIAL[arch]
     state = unwrap_state_dict(checkpoint)
     name, backbone, sizes, hourglass = spec.build(state, layer_index, token_num)
+    if hourglass is not None:  # the paper's init (the weights overwrite it; no architectural change either way)
+        hourglass = replace(hourglass, tra_init="official")
     model = compose(name, backbone, sizes, hourglass, settings)
     renamed, unmatched = rename_keys(state, spec.rename)
     load_strict(model, renamed, unmatched, arch)

@@ -91,7 +91,13 @@ def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassC
 
 
 def build_from_config(config: dict) -> nn.Module:
-    """Rebuild a model from the ``model.config`` dict stored beside its weights."""
+    """Rebuild a model from the ``model.config`` dict stored beside its weights. A stored hourglass config written
+    before ``tra_init`` existed rebuilds with the init it was trained with (``"official"``)."""
+    from hotpose.hourglass.init import LEGACY
+
+    hourglass = config.get("hourglass")
+    if hourglass is not None and "tra_init" not in hourglass:
+        hourglass = {**hourglass, "tra_init": LEGACY}
     return compose(config.get("name", config["backbone"]), config["backbone"], config["backbone_config"],
-                   config.get("hourglass"), {})
+                   hourglass, {})
 

@@ -129,6 +129,15 @@ class DSTformer(Backbone):
     def norm(self, x: torch.Tensor) -> torch.Tensor:
         return self.final_norm(x)
 
+    def temporal_embeddings(self) -> list[nn.Parameter]:
+        return [self.temp_embed]
+
+    @property
+    def token_scale(self) -> float:
+        """Tokens start at the scale of the embeddings' init (std 0.02): HoT's ``tra_init`` scales the time code of
+        the temporal embedding to it."""
+        return self.cfg.init_std
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F', J, C) -> (B, F', J, 3): tanh(Linear(C -> dim_rep)) then Linear(dim_rep -> 3)."""
         return self.head_proj(torch.tanh(self.pre_logits(x)))

@@ -193,6 +193,9 @@ class MHFormer(Backbone):
         """Final LayerNorm over the 3C concatenation. (B, F', 3, C) -> (B, F', 3, C)."""
         return self.final_norm(x.flatten(2)).unflatten(-1, (HYPOTHESES, -1))
 
+    def temporal_embeddings(self) -> list[nn.Parameter]:
+        return list(self.pos_embeds)
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F', 3, C) -> (B, F', J, 3): BatchNorm1d and a kernel-1 Conv1d over the 3C channels of each frame."""
         B, F = x.shape[:2]

@@ -74,5 +74,8 @@ class MixSTE(Backbone):
         x = self.temporal_norm(self.temporal_blocks[i](x))  # over frames
         return x.view(B, J, F, C).transpose(1, 2)
 
+    def temporal_embeddings(self) -> list[nn.Parameter]:
+        return [self.temporal_pos]
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.head_proj(self.head_norm(x))

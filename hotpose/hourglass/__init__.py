@@ -3,8 +3,9 @@ recover the full sequence. Every backbone plugs into :class:`~hotpose.hourglass.
 from hotpose.hourglass.cluster import dpc_knn
 from hotpose.hourglass.config import HourglassConfig
 from hotpose.hourglass.gather import gather_frames
+from hotpose.hourglass.init import TRA_INITS, init_tra, sinusoid
 from hotpose.hourglass.pruners import PRUNERS, select_frames
 from hotpose.hourglass.recoverers import RECOVERERS, TokenRecoveringAttention, make_recoverer
 
-__all__ = ["dpc_knn", "HourglassConfig", "gather_frames", "PRUNERS", "select_frames", "RECOVERERS",
+__all__ = ["dpc_knn", "HourglassConfig", "gather_frames", "TRA_INITS", "init_tra", "sinusoid", "PRUNERS", "select_frames", "RECOVERERS",
            "TokenRecoveringAttention", "make_recoverer"]

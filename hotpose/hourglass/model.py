@@ -9,6 +9,7 @@ from torch import nn
 
 from hotpose.hourglass.config import HourglassConfig
 from hotpose.hourglass.gather import gather_frames
+from hotpose.hourglass.init import init_tra
 from hotpose.hourglass.pruners import select_frames
 from hotpose.hourglass.recoverers import make_recoverer
 
@@ -70,6 +71,16 @@ class Backbone(nn.Module):
         """(B, F', J, C) tokens -> (B, F', J, 3) pose."""
         raise NotImplementedError
 
+    def temporal_embeddings(self) -> list[nn.Parameter]:
+        """The learnt per-frame embeddings, (1, F, ..., C) with frames on axis 1, that ``tra_init`` initialises with
+        TRA's queries (:mod:`hotpose.hourglass.init`); none by default."""
+        return []
+
+    # The scale of the tokens the temporal embedding is added to, at init: 1 where it joins layer-normalised tokens
+    # (MixSTE); a backbone whose raw embeddings start small (DSTformer: std 0.02) sets its own, so that the unit-scale
+    # time code of ``tra_init="sinusoidal"`` does not drown the pose in its tokens.
+    token_scale: float = 1.0
+
 
 class FeaturePool(nn.Module):
     """Calls the backbone's :meth:`Backbone.pool`; a module so that FLOP counters see the pooling (the paper's
@@ -110,6 +121,7 @@ class HourglassModel(nn.Module):
             self.recover = make_recoverer(hourglass.recoverer, backbone.dim, backbone.frames, backbone.heads,
                                           backbone.qkv_bias)
             self.feature_pool = FeaturePool(backbone)
+            init_tra(self, hourglass.tra_init)
         else:
             self.pos_embed_token = None
             self.recover = None

@@ -4,8 +4,10 @@ All take x (B, n, J, C) and the kept frame indices (B, n), and return (B, F, J, 
 the head); the interpolations recover the predicted poses (after the head, ``on_pose``), so the head runs on the n
 kept frames only — the FLOPs the paper reports for them (161.73 G at 243 frames).
 
-* ``tra``: Token Recovering Attention: learnable full-length queries (1, F, C), zero-initialised, cross-attend to
-  the kept tokens of each joint; output = queries + CrossAttention(queries, x, x). No norm, no MLP.
+* ``tra``: Token Recovering Attention: learnable full-length queries (1, F, C) cross-attend to the kept tokens of
+  each joint; output = queries + CrossAttention(queries, x, x). No norm, no MLP. The queries are created at zero
+  (the official init); :class:`~hotpose.hourglass.model.HourglassModel` then initialises them as
+  ``HourglassConfig.tra_init`` says (:mod:`hotpose.hourglass.init`).
 * ``nearest``: each frame copies the kept frame closest in time (the earlier one on a tie).
 * ``linear``: each frame interpolates linearly between the kept frames around it (held constant beyond the ends).
 * ``none``: no recovery; the model is seq2frame and predicts the n kept frames.
