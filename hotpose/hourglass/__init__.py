@@ -7,5 +7,6 @@ from hotpose.hourglass.init import TRA_INITS, init_tra, sinusoid
 from hotpose.hourglass.pruners import PRUNERS, select_frames
 from hotpose.hourglass.recoverers import RECOVERERS, TokenRecoveringAttention, make_recoverer
 
-__all__ = ["dpc_knn", "HourglassConfig", "gather_frames", "TRA_INITS", "init_tra", "sinusoid", "PRUNERS", "select_frames", "RECOVERERS",
+__all__ = ["dpc_knn", "HourglassConfig", "gather_frames", "TRA_INITS", "init_tra", "sinusoid", "PRUNERS",
+           "select_frames", "RECOVERERS",
            "TokenRecoveringAttention", "make_recoverer"]
