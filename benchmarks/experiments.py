@@ -9,7 +9,13 @@ flip on, each model's own readout. Params / FLOPs / throughput come from :mod:`h
 thread). For the hourglass models the script also splits the test error into the frames TPC (or the ablated pruner)
 kept and the frames it pruned, from one extra pass over the test windows with the engine's ``predict``.
 
-Runs go to runs/experiments/<model>; an existing run folder is removed first (``--keep`` reuses finished runs).
+Every model is trained with ``--seeds`` seeds (default 1: the base config's seed 1; N: seeds 1 .. N), each run in
+runs/experiments/seed<s>/<model> (``--runs`` changes the root); the docs report the mean over seeds with the
+min-max range, and say which differences exceed the seed spread (the ranges do not overlap). An existing run folder
+is removed first; ``--keep`` reuses a finished run only if both its saved training config and the model config in
+its checkpoint equal what the script builds now (so a run trained before ``tra_init`` existed, or with another
+init, is trained again; ``tra_init`` is ignored where it changes nothing, in models without TRA). An interrupted
+pass resumes with ``--keep``: finished runs are read back, the others train from the start.
 Training runs in ``--jobs`` worker processes (default 2, one per core), each with one torch thread; throughput is
 measured afterwards in this process alone, with one thread.
 """
@@ -35,6 +41,7 @@ MB = "dim_rep: 128"
 MODELS = [
     ("mixste_243", f"{{{SIZE}}}", "main"),
     ("hot_mixste_243", f"{{{SIZE}, {HG}}}", "main"),
+    ("hot_mixste_243_official_init", f"{{{SIZE}, {HG}, tra_init: official}}", "main"),
     ("tpc_mixste_243_81", f"{{{SIZE}, {HG}}}", "main"),
     ("motionbert_243", f"{{{SIZE}, {MB}}}", "main"),
     ("hot_motionbert_243", f"{{{SIZE}, {MB}, {HG}}}", "main"),
@@ -44,6 +51,8 @@ MODELS = [
     ("hot_mixste_243_nearest", f"{{{SIZE}, {HG}}}", "recovery"),
     ("hot_mixste_243_linear", f"{{{SIZE}, {HG}}}", "recovery"),
 ]
+# Rows that are a registered model with other settings: row name -> registered model name.
+MODEL_OF = {"hot_mixste_243_official_init": "hot_mixste_243"}
 # The MotionBERT family trains with its own recipe's loss and learning rate (SPEC §4: MotionBERT lr 5e-4).
 RECIPE = {n: ["train.loss=motionbert", "train.lr=5e-4"] for n in ("motionbert_243", "hot_motionbert_243")}
 # Human3.6M's training set in the official MixSTE-family recipe (SPEC §4): about 1.56 M frames (S1 S5 S6 S7 S8, 4
@@ -58,11 +67,22 @@ def long_decay(a: argparse.Namespace) -> float:
     return round(a.lr_decay ** ((a.epochs - 1) / max(a.long_epochs - 1, 1)), 6)
 
 
-def overrides_for(name: str, args: str, a: argparse.Namespace, long: bool = False) -> list[str]:
-    epochs, decay, out = ((a.long_epochs, long_decay(a), f"runs/experiments/long/{name}") if long
-                          else (a.epochs, a.lr_decay, f"runs/experiments/{name}"))
-    ov = [f"model.name={name}", f"model.args={args}", f"train.epochs={epochs}",
-          f"train.steps_per_epoch={a.steps}", f"train.lr_decay={decay}", f"out={out}"]
+def seeds(a: argparse.Namespace) -> list[int]:
+    """The training seeds: the base config's seed and the N - 1 after it."""
+    from hotpose.engine.config import load_config
+
+    first = load_config(BASE).train.seed
+    return list(range(first, first + a.seeds))
+
+
+def overrides_for(name: str, args: str, a: argparse.Namespace, long: bool = False, seed: int | None = None
+                  ) -> list[str]:
+    seed = seeds(a)[0] if seed is None else seed
+    root = f"{a.runs}/seed{seed}"
+    epochs, decay, out = ((a.long_epochs, long_decay(a), f"{root}/long/{name}") if long
+                          else (a.epochs, a.lr_decay, f"{root}/{name}"))
+    ov = [f"model.name={MODEL_OF.get(name, name)}", f"model.args={args}", f"train.epochs={epochs}",
+          f"train.steps_per_epoch={a.steps}", f"train.lr_decay={decay}", f"train.seed={seed}", f"out={out}"]
     ov += RECIPE.get(name, [])
     if a.train_subjects:
         ov.append(f"data.train_subjects=[{a.train_subjects}]")
@@ -73,9 +93,37 @@ def shell(ov: list[str]) -> str:
     return " ".join(f"'{o}'" if any(c in o for c in " {}[],") else o for o in ov)
 
 
+def comparable(model_config: dict) -> dict:
+    """A model config as --keep compares it: a stored hourglass config without ``tra_init`` (written before the
+    field existed) reads as the init it was trained with, and ``tra_init`` is dropped where it changes nothing (no
+    TRA)."""
+    from hotpose.hourglass.init import LEGACY
+
+    mc = json.loads(json.dumps(model_config))
+    hg = mc.get("hourglass")
+    if hg is not None:
+        hg.setdefault("tra_init", LEGACY)
+        if hg.get("recoverer") != "tra":
+            hg.pop("tra_init")
+    return mc
+
+
+def same_run(out: Path, cfg) -> bool:
+    """True when the finished run in ``out`` was trained with ``cfg`` and the model ``cfg`` builds now."""
+    from hotpose.engine import checkpoint as ckpt
+    from hotpose.engine.config import load_config
+    from hotpose.registry import build_model
+
+    if load_config(out / "config.yaml").to_dict() != cfg.to_dict() or not (out / ckpt.BEST).exists():
+        return False
+    stored = ckpt.load_checkpoint(out / ckpt.BEST)["model_config"]
+    return comparable(stored) == comparable(build_model(cfg.model.name, **cfg.model.args).config)
+
+
 def run_one(job: tuple) -> dict:
     """Worker: train one model with the engine, then evaluate its best.pt on the test split (flip on)."""
-    name, ov, keep = job
+    key, ov, keep = job
+    name, seed = key.rsplit("@", 1)
     import torch
 
     torch.set_num_threads(1)
@@ -88,9 +136,9 @@ def run_one(job: tuple) -> dict:
     out = Path(cfg.out)
     done = out / "result.json"
     if keep and done.exists():
-        if load_config(out / "config.yaml").to_dict() == cfg.to_dict():
-            return json.loads(done.read_text())
-        print(f"{name}: the finished run in {out} has another config; training again", flush=True)
+        if same_run(out, cfg):
+            return {**json.loads(done.read_text()), "key": key}
+        print(f"{key}: the finished run in {out} has another config or model; training again", flush=True)
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
@@ -99,16 +147,21 @@ def run_one(job: tuple) -> dict:
     t0 = time.perf_counter()
     rep = evaluate_path(out, split="test", flip=True, device="cpu", progress=False)
     eval_s = time.perf_counter() - t0
-    r = {"name": name, "train_s": train_s, "eval_s": eval_s, "best": res["best"], "history": res["history"],
+    r = {"name": name, "key": key, "seed": int(seed), "train_s": train_s, "eval_s": eval_s, "best": res["best"],
+         "history": res["history"],
          "p1": rep["mean_over_actions"]["p1"], "p2": rep["mean_over_actions"]["p2"],
          "strict_p1": rep["mean_over_actions"]["strict_p1"], "mpjve": rep["mean_over_actions"]["mpjve"],
          "readout": rep["readout"], "views": rep["sequences"], "frames": rep["all_frames"]["frames"]}
+    from hotpose.engine import checkpoint as ckpt
+
+    hg = ckpt.load_checkpoint(out / ckpt.BEST)["model_config"].get("hourglass")
+    r["tra_init"] = hg.get("tra_init") if hg and hg.get("recoverer") == "tra" else None
     if r["readout"] == "seq2seq":
         t0 = time.perf_counter()
         r["split"] = frame_stats(out, cfg)
         r["split_s"] = time.perf_counter() - t0
     done.write_text(json.dumps(r, indent=1) + "\n")
-    print(f"[{time.strftime('%H:%M:%S')}] {name}: train {train_s:.0f} s, P1 {r['p1']:.1f} mm, P2 {r['p2']:.1f} mm "
+    print(f"[{time.strftime('%H:%M:%S')}] {key}: train {train_s:.0f} s, P1 {r['p1']:.1f} mm, P2 {r['p2']:.1f} mm "
           f"({r['readout']}), eval {eval_s:.0f} s", flush=True)
     return r
 
@@ -239,7 +292,10 @@ def main() -> int:
                    help=f"also train {', '.join(LONG)} for this many epochs (0: not)")
     p.add_argument("--jobs", type=int, default=2, help="models trained at once, one thread each")
     p.add_argument("--only", default="", help="comma-separated model names (a partial run; does not write docs)")
-    p.add_argument("--keep", action="store_true", help="reuse finished runs in runs/experiments")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per model (1 .. N); the docs give mean and min-max")
+    p.add_argument("--runs", default="runs/experiments", help="root of the run folders (runs/<root>/seed<s>/...)")
+    p.add_argument("--keep", action="store_true",
+                   help="reuse finished runs whose training config and model config equal today's")
     p.add_argument("--doc", default="docs/results.md")
     p.add_argument("--default-only", action="store_true",
                    help="only evaluate the packaged default model again and rewrite its section of --doc")
@@ -253,17 +309,25 @@ def main() -> int:
         return 0
     t_start = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    if a.seeds < 1:
+        p.error("--seeds must be >= 1")
     models = [m for m in MODELS if not a.only or m[0] in a.only.split(",")]
     jobs = [(n, overrides_for(n, args, a), a.keep) for n, args, _ in models]
     args_of = {n: args for n, args, _ in MODELS}
-    long_jobs = [(f"long/{n}", overrides_for(n, args_of[n], a, long=True), a.keep) for n in LONG] \
-        if a.long_epochs else []
-    order = sorted(jobs + long_jobs, key=lambda j: ("motionbert" not in j[0], not j[0].startswith("long/")))
-    print(f"[{time.strftime('%H:%M:%S')}] training {len(order)} models, {a.jobs} at a time, "
-          f"{a.epochs} epochs x {a.steps} steps" + (f" ({a.long_epochs} epochs for long/*)" if long_jobs else ""),
-          flush=True)
+    long_jobs = [(f"long/{n}", overrides_for(n, args_of[n], a, long=True), a.keep) for n in LONG
+                 if not a.only or n in a.only.split(",")] if a.long_epochs else []
+    runs = [(f"{n}@{s}", overrides_for(n, args_of[n.split("/")[-1]], a, long=n.startswith("long/"), seed=s), a.keep)
+            for s in seeds(a) for n, _, _ in jobs + long_jobs]
+    # the MotionBERT family and the long runs first (the longest jobs), seed by seed, so that an interrupted pass
+    # leaves whole seeds behind
+    order = sorted(runs, key=lambda j: (int(j[0].rsplit("@", 1)[1]), "motionbert" not in j[0],
+                                        not j[0].startswith("long/")))
+    print(f"[{time.strftime('%H:%M:%S')}] training {len(order)} runs ({len(jobs) + len(long_jobs)} models x "
+          f"{a.seeds} seeds), {a.jobs} at a time, {a.epochs} epochs x {a.steps} steps"
+          + (f" ({a.long_epochs} epochs for long/*)" if long_jobs else ""), flush=True)
     with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-        results = {r["name"]: r for r in pool.imap_unordered(run_one, order)}
+        per_seed = {r["key"]: r for r in pool.imap_unordered(run_one, order)}
+    results = aggregate(per_seed)
     print(f"[{time.strftime('%H:%M:%S')}] measuring params / FLOPs / throughput (batch 1, one thread)", flush=True)
     for n, ov, _ in jobs:
         results[n].update(efficiency(n, ov))
@@ -285,13 +349,60 @@ def main() -> int:
               + (f"  all/sel/pruned {r['split']['all']:.1f}/{r['split']['selected']:.1f}/"
                  f"{r['split']['pruned']:.1f}" if "all" in r.get("split", {}) else ""))
     print(f"total {total_s:.0f} s")
-    Path("runs/experiments/results.json").write_text(json.dumps(results, indent=1) + "\n")
+    Path(a.runs).mkdir(parents=True, exist_ok=True)
+    Path(a.runs, "results.json").write_text(json.dumps(results, indent=1) + "\n")
     if a.only:
         print("partial run (--only): docs not written")
         return 0
     Path(a.doc).write_text(render(models, jobs, results, a, started, total_s, long_jobs))
     print(f"wrote {a.doc}")
     return 0
+
+
+def _mean(values: list):
+    """The mean of matching structures (numbers averaged; dicts and lists element by element; others: the first)."""
+    v0 = values[0]
+    if isinstance(v0, bool) or not isinstance(v0, (int, float, dict, list)) or all(v == v0 for v in values):
+        return v0
+    if isinstance(v0, dict):
+        return {k: _mean([v[k] for v in values]) for k in v0 if all(isinstance(v, dict) and k in v for v in values)}
+    if isinstance(v0, list):
+        n = min(len(v) for v in values)
+        return [_mean([v[i] for v in values]) for i in range(n)]
+    return sum(values) / len(values)
+
+
+def aggregate(per_seed: dict) -> dict:
+    """{"<model>@<seed>": result} -> {"<model>": mean over seeds, with ``seeds`` (the seeds) and ``by_seed`` (P1 and
+    motion of each seed)}."""
+    groups: dict[str, list] = {}
+    for key, r in sorted(per_seed.items(), key=lambda kv: int(kv[0].rsplit("@", 1)[1])):
+        groups.setdefault(key.rsplit("@", 1)[0], []).append(r)
+    out = {}
+    for name, rs in groups.items():
+        m = _mean(rs)
+        m["name"], m["seeds"] = name, [r["seed"] for r in rs]
+        m["by_seed"] = [{"seed": r["seed"], "p1": r["p1"], "p2": r["p2"],
+                         "motion": r["split"]["speed"] if "split" in r else None} for r in rs]
+        out[name] = m
+    return out
+
+
+def p1_range(r: dict) -> tuple[float, float]:
+    p1 = [s["p1"] for s in r.get("by_seed", [r])]
+    return min(p1), max(p1)
+
+
+def beyond_spread(a: dict, b: dict) -> bool:
+    """True when the two models' P1 ranges over seeds do not overlap (only meaningful with several seeds)."""
+    (a0, a1), (b0, b1) = p1_range(a), p1_range(b)
+    return len(a.get("by_seed", [])) > 1 and len(b.get("by_seed", [])) > 1 and (a1 < b0 or b1 < a0)
+
+
+def spread_word(a: dict, b: dict) -> str:
+    if len(a.get("by_seed", [])) < 2:
+        return ""
+    return " (beyond the seed spread)" if beyond_spread(a, b) else " (within the seed spread)"
 
 
 def verdict(base: dict, hot: dict) -> tuple[float, float, bool]:
@@ -318,18 +429,23 @@ def why(R, long_jobs) -> str:
     hot, lin, base = R["hot_mixste_243"], R["hot_mixste_243_linear"], R["mixste_243"]
     sp = hot["split"]
     alike = abs(sp["selected"] - sp["pruned"]) < 0.03 * sp["pruned"]
-    t = ["### Why HoT w. MixSTE trails MixSTE here\n",
+    init = hot.get("tra_init") or "official"
+    t = [f"### Why HoT w. MixSTE {'trails' if hot['p1'] > base['p1'] else 'does not trail'} MixSTE here\n",
          f"- **Not the pruning.** The same hourglass (TPC keeps 9 of 27 frames before stage 1) with linear-interpolation "
          f"recovery scores {lin['p1']:.1f} mm against MixSTE's {base['p1']:.1f} mm "
          f"({verdict(base, lin)[0]:+.1f} %) at the same budget; its motion is {m('hot_mixste_243_linear'):.2f} "
          f"(MixSTE {m('mixste_243'):.2f}).",
-         f"- **TRA at the start of its training.** HoT w. MixSTE's motion is {m('hot_mixste_243'):.2f}: "
+         f"- **{'TRA at the start of its training' if init == 'official' else 'TRA and its init'}.** HoT w. "
+         f"MixSTE's motion is {m('hot_mixste_243'):.2f}: "
          f"{moves('hot_mixste_243')}, and its error on the frames TPC kept ({sp['selected']:.1f} mm) is "
          + (f"as large as on the frames it pruned ({sp['pruned']:.1f} mm), so the recovered sequence ignores time "
             "even where the token of that very frame was kept. " if alike else
             f"{'below' if sp['selected'] < sp['pruned'] else 'above'} that on the frames it pruned "
             f"({sp['pruned']:.1f} mm). ")
-         + "TRA's queries are one learnt (1, F, C) tensor shared by every window and "
+         + (f"It is built with `tra_init={init}` (hotpose/hourglass/init.py): TRA's query of frame t and the temporal "
+            "embedding of frame t start at the same fixed sinusoidal code of t, so every output frame starts "
+            "distinct and the queries and keys share one code of time. " if init != "official" else "")
+         + "With the official init, TRA's queries are one learnt (1, F, C) tensor shared by every window and "
          "initialised to zero, as in the official code; the rank embedding of the kept tokens and the temporal "
          "embedding also start at zero. At that start every output frame reads the same mixture of the kept tokens, "
          "and the keys carry no time signal for the queries to address until the positional embeddings learn one, "
@@ -337,6 +453,11 @@ def why(R, long_jobs) -> str:
          "(output frame t comes from frame t's own token) and linear interpolation (every kept frame placed at its "
          "own time) do not start there.",
     ]
+    if "hot_mixste_243_official_init" in R and "split" in R["hot_mixste_243_official_init"]:
+        off = R["hot_mixste_243_official_init"]
+        t[-1] += (f" The same model with that official init (`hot_mixste_243_official_init`): P1 {off['p1']:.1f} mm, "
+                  f"motion {m('hot_mixste_243_official_init'):.2f}, against {hot['p1']:.1f} mm and motion "
+                  f"{m('hot_mixste_243'):.2f} with `{init}`{spread_word(hot, off)}.")
     if (ROOT / "docs/tra_plateau.md").exists():
         t[-1] += (" `python benchmarks/tra_plateau.py` (docs/tra_plateau.md) follows the three models on a synthetic "
                   "task that draws new trajectories at every step, where nothing can be memorised.")
@@ -348,7 +469,7 @@ def why(R, long_jobs) -> str:
         def fall(hist):
             return min(e["val_p1_mm"] for e in hist[-k - 1:-k]) - min(e["val_p1_mm"] for e in hist[-k:])
 
-        t.append(f"- **Longer training moves it off the plateau, slowly.** After {h[-1]['step']} steps HoT w. "
+        t.append(f"- **Longer training{' moves it off the plateau, slowly' if init == 'official' else ''}.** After {h[-1]['step']} steps HoT w. "
                  f"MixSTE's motion is {m('long/hot_mixste_243'):.2f} (short runs: {m('hot_mixste_243'):.2f}); over the "
                  f"last {k} epochs its validation P1 fell by {fall(h):.1f} mm (to {lh['best']['score']:.1f} mm), "
                  f"MixSTE's by {fall(hb):.1f} mm; the test gap is "
@@ -392,7 +513,8 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
          "wrote when they finished; a run is reused only if its saved config equals the one the script builds)"
          if a.keep else "") + ".\n")
     w("```bash\npython benchmarks/experiments.py" + (f" {argv}" if argv else "") + "\n```\n")
-    trained = sum(R[n]["train_s"] + R[n]["eval_s"] for n in ov)
+    trained = sum((R[n]["train_s"] + R[n]["eval_s"]) * len(R[n].get("seeds", [1])) for n in ov)
+    nseeds = len(R["mixste_243"].get("seeds", [1]))
     w(f"Training and evaluation: {trained / 60:.0f} min of one-thread jobs summed over the models, "
       f"{a.jobs} at a time on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), torch "
       f"{__import__('torch').__version__}" + (f"; this pass of the script: {total_s / 60:.1f} min"
@@ -413,7 +535,10 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
     w(f"- Models: 27 frames, C = 64, MLP 128, 4 stages; hourglass models keep 9 of 27 frames before stage 1 "
       f"(MotionBERT: DSTformer with dim_rep 128). Recipe: AdamW lr {tc.lr:g}, wd {tc.weight_decay:g}, "
       f"x{a.lr_decay:g} per epoch, batch {tc.batch_size}, {a.epochs} epochs of {a.steps} steps "
-      f"({R['mixste_243']['history'][-1]['step']} steps in all), seed {tc.seed}; MixSTE-family loss `{tc.loss}`; "
+      f"({R['mixste_243']['history'][-1]['step']} steps in all), "
+      + (f"seed {tc.seed}" if nseeds == 1 else f"seeds {', '.join(map(str, R['mixste_243']['seeds']))} (each figure "
+         "the mean over the seeds, P1 and motion with their min-max range over the seeds in brackets)")
+      + f"; MixSTE-family loss `{tc.loss}`; "
       "the MotionBERT family uses its own recipe's loss (`motionbert`) and learning rate (5e-4).\n")
     w("- P1 / P2: test split, flip on, mean over action groups, official protocol (`hotpose evaluate`); TPC w. "
       "MixSTE is read out seq2frame (one window per frame, its centre). FLOPs per 27-frame window at batch 1, both "
@@ -421,12 +546,17 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
       "training with nothing else running (seq2frame: 1 output frame per window). Training time: wall clock of "
       f"`train()` including per-epoch validation, with {a.jobs} jobs sharing the {os.cpu_count()} cores.\n")
 
+    def rng(n, key, fmt):
+        vals = [s[key] for s in R[n].get("by_seed", []) if s.get(key) is not None]
+        return f" ({min(vals):{fmt}}-{max(vals):{fmt}})" if len(vals) > 1 else ""
+
     def row(n):
         r = R[n]
         paper = PAPER.get(n)
-        speed = f"{r['split']['speed']:.2f}" if "split" in r else "-"
+        speed = f"{r['split']['speed']:.2f}{rng(n, 'motion', '.2f')}" if "split" in r else "-"
         return (f"| `{n}` | {r['params'] / 1e3:.1f} k | {r['flops_paper'] / 1e6:.1f} M | {r['flops_full'] / 1e6:.1f} M "
-                f"| {r['fps']:,.0f} | **{r['p1']:.1f}** | {r['p2']:.1f} | {speed} | {r['train_s']:.0f} s | "
+                f"| {r['fps']:,.0f} | **{r['p1']:.1f}**{rng(n, 'p1', '.1f')} | {r['p2']:.1f} | {speed} | "
+                f"{r['train_s']:.0f} s | "
                 f"{paper.mpjpe if paper and paper.mpjpe else '-'} |")
 
     head = ("| model | params | FLOPs (paper) | FLOPs (full) | CPU frames/s | P1 mm | P2 mm | motion | training | "
@@ -472,7 +602,7 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         base, hot = R[prefix + "mixste_243"], R[prefix + "hot_mixste_243"]
         dp1, dfl, holds = verdict(base, hot)
         w(f"- {label} ({steps(prefix + 'mixste_243')} steps): HoT w. MixSTE vs MixSTE: P1 {hot['p1']:.1f} vs "
-          f"{base['p1']:.1f} mm ({dp1:+.1f} %), paper-convention FLOPs {hot['flops_paper'] / 1e6:.1f} M vs "
+          f"{base['p1']:.1f} mm ({dp1:+.1f} %{spread_word(hot, base)}), paper-convention FLOPs {hot['flops_paper'] / 1e6:.1f} M vs "
           f"{base['flops_paper'] / 1e6:.1f} M ({dfl:.1f} % fewer); motion {motion(R[prefix + 'hot_mixste_243']):.2f} "
           f"vs {motion(R[prefix + 'mixste_243']):.2f}. Within 5 % of P1 at >= 35 % fewer FLOPs: "
           f"**{'holds' if holds else 'does not hold'}**.")
@@ -480,17 +610,36 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         if lin:
             dl, _, hl = verdict(base, lin)
             w(f"  The same hourglass with linear-interpolation recovery (`hot_mixste_243_linear`): P1 {lin['p1']:.1f} "
-              f"mm ({dl:+.1f} %), motion {motion(R[prefix + 'hot_mixste_243_linear']):.2f}: "
+              f"mm ({dl:+.1f} %{spread_word(lin, base)}), motion "
+              f"{motion(R[prefix + 'hot_mixste_243_linear']):.2f}: "
               f"**{'holds' if hl else 'does not hold'}**.")
     mb, hmb = R["motionbert_243"], R["hot_motionbert_243"]
     w(f"- HoT w. MotionBERT vs MotionBERT ({steps('motionbert_243')} steps): P1 {hmb['p1']:.1f} vs {mb['p1']:.1f} mm "
-      f"({verdict(mb, hmb)[0]:+.1f} %), FLOPs {verdict(mb, hmb)[1]:.1f} % "
+      f"({verdict(mb, hmb)[0]:+.1f} %{spread_word(hmb, mb)}), FLOPs {verdict(mb, hmb)[1]:.1f} % "
       f"fewer; motion {motion(R['hot_motionbert_243']):.2f} vs {motion(R['motionbert_243']):.2f}.\n")
     still = [n for n in ov if len(R[n]["history"]) > 1
              and R[n]["history"][-1].get("val_p1_mm", 0) < R[n]["history"][-2].get("val_p1_mm", 0)]
-    w(f"Validation P1 still fell in the last epoch for {len(still)} of {len(ov)} runs "
-      f"({', '.join(f'`{n}`' for n in still) or 'none'}); one seed per model, so the seed-to-seed spread was not "
-      "measured and differences of a few mm between models are not established.\n")
+    w(f"Validation P1 (mean over seeds) still fell in the last epoch for {len(still)} of {len(ov)} models "
+      f"({', '.join(f'`{n}`' for n in still) or 'none'})"
+      + ("; one seed per model, so the seed-to-seed spread was not measured and differences of a few mm between "
+         "models are not established.\n" if nseeds == 1 else
+         f"; {nseeds} seeds per model: a difference is called beyond the seed spread when the two models' P1 ranges "
+         "over the seeds do not overlap.\n"))
+    if nseeds > 1:
+        w("### Differences against the seed spread\n")
+        pairs = [("hot_mixste_243", "mixste_243"), ("hot_mixste_243", "hot_mixste_243_official_init"),
+                 ("tpc_mixste_243_81", "mixste_243"), ("hot_motionbert_243", "motionbert_243")]
+        pairs += [(n, "hot_mixste_243") for n in ("hot_mixste_243_uniform", "hot_mixste_243_attention",
+                                                  "hot_mixste_243_motion", "hot_mixste_243_nearest",
+                                                  "hot_mixste_243_linear")]
+        pairs += [(f"long/{n}", "long/mixste_243") for n in LONG if n != "mixste_243"]
+        for x, y in pairs:
+            if x in R and y in R:
+                (x0, x1), (y0, y1) = p1_range(R[x]), p1_range(R[y])
+                w(f"- `{x}` {R[x]['p1']:.1f} ({x0:.1f}-{x1:.1f}) vs `{y}` {R[y]['p1']:.1f} ({y0:.1f}-{y1:.1f}) mm: "
+                  f"{R[x]['p1'] - R[y]['p1']:+.1f} mm, "
+                  + ("**beyond the seed spread**" if beyond_spread(R[x], R[y]) else "within the seed spread"))
+        w("")
     w(why(R, long_jobs))
     d = R.get("default_model")
     if d:
@@ -542,6 +691,9 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         w(f"hotpose train {BASE} {shell(ov[n])} --threads 1")
         w(f"hotpose evaluate {out} --threads 1")
     w("```\n")
+    if nseeds > 1:
+        w(f"The other seeds: the same commands with `train.seed=<s>` and `seed<s>` in `out`, for s in "
+          f"{', '.join(map(str, R['mixste_243']['seeds'][1:]))}.\n")
     return "\n".join(L) + "\n"
 
 
