@@ -61,10 +61,11 @@ INITS = ["official", "random", "sinusoidal", "sin_spread", "sin_rank", "sin_kept
 VARIANTS = ([f"mixste/{i}" for i in ["none", "linear"] + INITS]
             + [f"{b}/{i}" for b in ("motionbert", "motionagformer") for i in ("none", "official", "sinusoidal",
                                                                                  "sin_spread", "bias")])
-RESULTS = Path("runs/tra_plateau.json")
+RESULTS = Path("benchmarks/results/tra_plateau.json")  # tracked: the page is rendered from every stored run
 # The real-motion check, trained and scored by benchmarks/experiments.py (its setup, fewer steps); the rows of
 # earlier revisions of the default are kept in the same file under their own names:
-REAL = Path("runs/tra_init_check/results.json")
+REAL = Path("benchmarks/results/tra_init_check.json")  # tracked copy; a new pass's rows are merged in by model name
+REAL_RUNS = Path("runs/tra_init_check/results.json")  # what REAL_CMD writes
 REAL_CMD = ("python benchmarks/experiments.py --only mixste_243,hot_mixste_243,hot_mixste_243_official_init,"
             "hot_motionbert_243 --epochs 4 --steps 100 --long-epochs 0 --runs runs/tra_init_check")
 
@@ -258,7 +259,7 @@ about step 1,400.
 def render(res: dict, a, started: str) -> str:
     L = ["# The TRA plateau and the init that removes it (synthetic trajectories)\n",
          f"Written by `benchmarks/tra_plateau.py` (last pass {started}); every figure is one it printed. Each "
-         "variant's run is stored in `runs/tra_plateau.json` with its date; a pass with `--only` trains those "
+         "variant's run is stored in `benchmarks/results/tra_plateau.json` with its date; a pass with `--only` trains those "
          "variants and rewrites this page from all stored runs.\n",
          "```bash\n" + PASSES + "\n```\n",
          __doc__.split("\n\n", 2)[2].strip() + "\n",
@@ -291,6 +292,9 @@ def render(res: dict, a, started: str) -> str:
                      f"{r['seconds'] / 60:.1f} min ({r['when']})")
         L.append("")
     L += choice(res)
+    if REAL_RUNS.exists():  # a pass of REAL_CMD since: its rows replace the stored ones of the same models
+        stored = json.loads(REAL.read_text()) if REAL.exists() else {}
+        REAL.write_text(json.dumps({**stored, **json.loads(REAL_RUNS.read_text())}, indent=1) + "\n")
     if REAL.exists():
         L += real_section(json.loads(REAL.read_text()))
     L.append(EARLIER)
