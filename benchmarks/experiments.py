@@ -15,7 +15,10 @@ min-max range, and say which differences exceed the seed spread (the ranges do n
 is removed first; ``--keep`` reuses a finished run only if both its saved training config and the model config in
 its checkpoint equal what the script builds now (so a run trained before ``tra_init`` existed, or with another
 init, is trained again; ``tra_init`` is ignored where it changes nothing, in models without TRA). An interrupted
-pass resumes with ``--keep``: finished runs are read back, the others train from the start.
+pass resumes with ``--keep``: finished runs are read back, the others train from the start. Each finished run also
+leaves a record in the repository, benchmarks/results/<run folder below runs/>.json (its training config, model
+config and figures): runs/ is not tracked, so in a later checkout ``--keep`` reuses these records (under the same
+config check) and a pass spread over several sessions loses only the runs that were still training.
 Training runs in ``--jobs`` worker processes (default 2, one per core), each with one torch thread; throughput is
 measured afterwards in this process alone, with one thread.
 """
@@ -112,12 +115,31 @@ def same_run(out: Path, cfg) -> bool:
     """True when the finished run in ``out`` was trained with ``cfg`` and the model ``cfg`` builds now."""
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import load_config
-    from hotpose.registry import build_model
 
     if load_config(out / "config.yaml").to_dict() != cfg.to_dict() or not (out / ckpt.BEST).exists():
         return False
     stored = ckpt.load_checkpoint(out / ckpt.BEST)["model_config"]
-    return comparable(stored) == comparable(build_model(cfg.model.name, **cfg.model.args).config)
+    return comparable(stored) == model_now(cfg)
+
+
+def as_json(d: dict) -> dict:
+    """``d`` as it reads back from JSON (tuples become lists), for comparing with a stored record."""
+    return json.loads(json.dumps(d))
+
+
+def model_now(cfg) -> dict:
+    """The model config ``cfg`` builds today, as --keep compares it."""
+    from hotpose.registry import build_model
+
+    return comparable(build_model(cfg.model.name, **cfg.model.args).config)
+
+
+def record_path(out: Path) -> Path:
+    """Where a finished run's figures and configs are kept in the repository (runs/ is not tracked, so a later
+    checkout has only these): benchmarks/results/<the run folder below runs/>.json."""
+    rel = out.resolve().relative_to((ROOT / "runs").resolve()) if out.resolve().is_relative_to(ROOT / "runs") \
+        else Path(out.name)
+    return ROOT / "benchmarks" / "results" / rel.with_suffix(".json")
 
 
 def run_one(job: tuple) -> dict:
@@ -135,10 +157,17 @@ def run_one(job: tuple) -> dict:
     cfg = load_config(BASE, ov)
     out = Path(cfg.out)
     done = out / "result.json"
+    rec = record_path(out)
     if keep and done.exists():
         if same_run(out, cfg):
             return {**json.loads(done.read_text()), "key": key}
         print(f"{key}: the finished run in {out} has another config or model; training again", flush=True)
+    elif keep and rec.exists():  # the run folder is gone (another checkout): its tracked record, if it still fits
+        stored = json.loads(rec.read_text())
+        if stored["config"] == as_json(cfg.to_dict()) and stored["model_config"] == as_json(model_now(cfg)):
+            print(f"{key}: reusing the record {rec.relative_to(ROOT)}", flush=True)
+            return {**stored["result"], "key": key}
+        print(f"{key}: the record {rec.relative_to(ROOT)} has another config or model; training again", flush=True)
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
@@ -161,6 +190,9 @@ def run_one(job: tuple) -> dict:
         r["split"] = frame_stats(out, cfg)
         r["split_s"] = time.perf_counter() - t0
     done.write_text(json.dumps(r, indent=1) + "\n")
+    rec.parent.mkdir(parents=True, exist_ok=True)
+    rec.write_text(json.dumps({"config": cfg.to_dict(), "model_config": model_now(cfg), "result": r}, indent=1)
+                   + "\n")
     print(f"[{time.strftime('%H:%M:%S')}] {key}: train {train_s:.0f} s, P1 {r['p1']:.1f} mm, P2 {r['p2']:.1f} mm "
           f"({r['readout']}), eval {eval_s:.0f} s", flush=True)
     return r
