@@ -348,7 +348,8 @@ def main() -> int:
     args_of = {n: args for n, args, _ in MODELS}
     long_jobs = [(f"long/{n}", overrides_for(n, args_of[n], a, long=True), a.keep) for n in LONG
                  if not a.only or n in a.only.split(",")] if a.long_epochs else []
-    runs = [(f"{n}@{s}", overrides_for(n, args_of[n.split("/")[-1]], a, long=n.startswith("long/"), seed=s), a.keep)
+    runs = [(f"{n}@{s}", overrides_for(n.split("/")[-1], args_of[n.split("/")[-1]], a, long=n.startswith("long/"),
+                                       seed=s), a.keep)
             for s in seeds(a) for n, _, _ in jobs + long_jobs]
     # the MotionBERT family and the long runs first (the longest jobs), seed by seed, so that an interrupted pass
     # leaves whole seeds behind
