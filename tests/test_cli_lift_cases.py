@@ -154,7 +154,7 @@ CASES = [
                                 "{d}/nope.pt"], ["good.npz"], 2, ["nope.pt: no such file"]),
     Case("checkpoint-not-weights", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
                                     "{d}/notckpt.pt"], ["good.npz", "notckpt.pt"], 2,
-         ["notckpt.pt: not a PyTorch checkpoint"]),
+         ["notckpt.pt is a text file, not a PyTorch checkpoint"]),
     Case("checkpoint-is-npz", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
                                "{d}/good.npz", "--out", "{d}/o.npz"], ["good.npz"], 2,
          ["is a zip archive that is not a complete PyTorch file", "expected an official checkpoint"]),
