@@ -270,10 +270,10 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     finally:
         teardown(d)
     if save_predictions is not None and d.world == 1:
-        from hotpose.fileio import atomic_output
+        from hotpose.fileio import atomic_savez
 
-        with atomic_output(save_predictions) as tmp, open(tmp, "wb") as f:  # exactly this name (no .npz added)
-            np.savez_compressed(f, **{f"{s['subject']}/{s['action']}/{s['camera']}": s.pop("pred") for s in scores})
+        atomic_savez(save_predictions, {f"{s['subject']}/{s['action']}/{s['camera']}": s.pop("pred") for s in scores},
+                     compressed=True)  # exactly this name (no .npz added)
     report = summarize(scores)
     report.update({"model": model.config.get("name"), "source": source, "split": split, "data": cfg.data.kind,
                    "flip": flip, "readout": readout, "protocol": protocol, "units": "mm (PCK, AUC: %)"})

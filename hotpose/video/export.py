@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_output, atomic_write_bytes
+from ..fileio import atomic_savez, atomic_write_bytes
 from ..skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 __all__ = ["save_outputs"]
@@ -57,9 +57,8 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     npz, js = (Path(paths[0]), Path(paths[1])) if paths else (out / f"{name}.npz", out / f"{name}.json")
-    with atomic_output(npz) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no ".npz" to the name
-        np.savez_compressed(f, keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
-                            joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **extra)
+    atomic_savez(npz, dict(keypoints_2d=kp, scores=sc, pose_3d=p3, fps=np.float64(fps), image_size=size,
+                           joint_names=np.array(JOINT_NAMES), parents=np.array(PARENTS), **extra), compressed=True)
     units = {k: v for k, v in UNITS.items() if k != "pose_3d_raw" or "pose_3d_raw" in extra}
     doc = {"name": name, "fps": float(fps), "image_size": [int(v) for v in size], "num_frames": t,
            "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": units,
