@@ -15,7 +15,9 @@ min-max range, and say which differences exceed the seed spread (the ranges do n
 is removed first; ``--keep`` reuses a finished run only if both its saved training config and the model config in
 its checkpoint equal what the script builds now (so a run trained before ``tra_init`` existed, or with another
 init, is trained again; ``tra_init`` is ignored where it changes nothing, in models without TRA). An interrupted
-pass resumes with ``--keep``: finished runs are read back, the others train from the start. Each finished run also
+pass resumes with ``--keep``: finished runs are read back, an unfinished run whose folder is still there continues
+from its last.pt (``train_s`` then counts only the resumed part; the record says ``resumed``), the others train from
+the start. Each finished run also
 leaves a record in the repository, benchmarks/results/<run folder below runs/>.json (its training config, model
 config and figures): runs/ is not tracked, so in a later checkout ``--keep`` reuses these records (under the same
 config check) and a pass spread over several sessions loses only the runs that were still training.
@@ -122,6 +124,21 @@ def same_run(out: Path, cfg) -> bool:
     return comparable(stored) == model_now(cfg)
 
 
+def resumable(out: Path, cfg) -> bool:
+    """True when ``out`` holds an unfinished run (its last.pt, written after every epoch) of ``cfg`` and of the model
+    ``cfg`` builds now: --keep continues it instead of training from the start (a pass cut by a session's end loses
+    at most the epoch in progress)."""
+    from hotpose.engine import checkpoint as ckpt
+    from hotpose.engine.config import load_config
+
+    last = out / ckpt.LAST
+    if not last.exists() or not (out / "config.yaml").exists():
+        return False
+    if load_config(out / "config.yaml").to_dict() != cfg.to_dict():
+        return False
+    return comparable(ckpt.load_checkpoint(last)["model_config"]) == model_now(cfg)
+
+
 def as_json(d: dict) -> dict:
     """``d`` as it reads back from JSON (tuples become lists), for comparing with a stored record."""
     return json.loads(json.dumps(d))
@@ -168,21 +185,24 @@ def run_one(job: tuple) -> dict:
             print(f"{key}: reusing the record {rec.relative_to(ROOT)}", flush=True)
             return {**stored["result"], "key": key}
         print(f"{key}: the record {rec.relative_to(ROOT)} has another config or model; training again", flush=True)
-    if out.exists():
+    from hotpose.engine import checkpoint as ckpt
+
+    resume = keep and not done.exists() and resumable(out, cfg)
+    if resume:
+        print(f"{key}: resuming the unfinished run in {out}", flush=True)
+    elif out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    res = train(cfg, device="cpu", progress=False)
+    res = train(cfg, resume=resume, device="cpu", progress=False)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rep = evaluate_path(out, split="test", flip=True, device="cpu", progress=False)
     eval_s = time.perf_counter() - t0
     r = {"name": name, "key": key, "seed": int(seed), "train_s": train_s, "eval_s": eval_s, "best": res["best"],
-         "history": res["history"],
+         "history": res["history"], "resumed": resume,
          "p1": rep["mean_over_actions"]["p1"], "p2": rep["mean_over_actions"]["p2"],
          "strict_p1": rep["mean_over_actions"]["strict_p1"], "mpjve": rep["mean_over_actions"]["mpjve"],
          "readout": rep["readout"], "views": rep["sequences"], "frames": rep["all_frames"]["frames"]}
-    from hotpose.engine import checkpoint as ckpt
-
     hg = ckpt.load_checkpoint(out / ckpt.BEST)["model_config"].get("hourglass")
     r["tra_init"] = hg.get("tra_init") if hg and hg.get("recoverer") == "tra" else None
     if r["readout"] == "seq2seq":
