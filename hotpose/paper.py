@@ -34,6 +34,9 @@ PAPER: dict[str, PaperRow] = {
     "mhformer_351": PaperRow("MHFormer", 31.52, 14.15, 43.0),
     "tpc_mhformer_351": PaperRow("TPC w. MHFormer", 31.52, 8.22, 43.0),
     "hot_mhformer_351": PaperRow("HoT w. MHFormer (ours: not in the paper)", None, None),
+    # --- PoseFormer (hotpose/zoo/poseformer.py) ---
+    # --- Strided Transformer and P-STMO (hotpose/zoo/strided.py) ---
+    # --- STCFormer (hotpose/zoo/stcformer.py) ---
 }
 """The paper's rows. FLOPs for the pruning-ablation variants are the TRA model's (the same network, another
 selection rule); the paper does not list their parameters."""
