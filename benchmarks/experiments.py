@@ -267,8 +267,8 @@ def frame_stats(out: Path, cfg) -> dict:
 
 
 def default_model() -> dict:
-    """The packaged default model on its own test protocol (configs/default_model.yaml: B2 through all 8 cameras
-    of S9 and S11, projected ground-truth 2D without noise, flip on)."""
+    """The packaged default model on its own test protocol (configs/default_model.yaml: B2 through 2 of
+    the 8 cameras of S9 and S11 per clip, projected ground-truth 2D without noise, flip on)."""
     import torch
 
     from hotpose.data.config import load_splits
@@ -295,8 +295,8 @@ def default_section(d: dict, when: str | None = None) -> str:
             f"`configs/default_model.yaml`, then fine-tuned with `configs/default_model_finetune.yaml`, see "
             f"hotpose/pretrained/README.md)"
             + (f", kept frames chosen by the `{d['pruner']}` pruner (docs/stability.md)," if d.get("pruner") else "")
-            + f" on its own test protocol: B2 through all 8 "
-            f"cameras of S9 and S11 ({d['views']} views, {d['frames']:,} frames), projected ground-truth 2D without "
+            + f" on its own test protocol: B2 through 2 of the 8 "
+            f"cameras of S9 and S11 per clip ({d['views']} views, {d['frames']:,} frames), projected ground-truth 2D without "
             f"noise, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions, official protocol; "
             f"strict protocol P1 {d['strict_p1']:.1f} mm). Evaluated by this script from the packaged file"
             + (f" ({when}, `--default-only`)" if when else "") + ".\n")

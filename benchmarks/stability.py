@@ -7,8 +7,8 @@ of a pixel, and why? Writes docs/stability.md.
 Inputs:
 
 * ``sample``: the built-in sample of ``hotpose demo`` (164 frames of real BlazePose keypoints, 1768x994 px);
-* ``test views``: the test split of the packaged model's own protocol (docs/results.md: B2 through all 8 cameras
-  of S9 and S11, projected ground-truth 2D without noise), built with the same calls as
+* ``test views``: the test split of the packaged model's own protocol (docs/results.md: B2 through 2 of the 8
+  cameras of S9 and S11 per clip, projected ground-truth 2D without noise), built with the same calls as
   ``benchmarks/experiments.py``'s ``default_model``, and turned back into pixels of each camera's image.
 
 Each input is lifted by ``Lifter.from_pretrained("default")`` (flip on, windows of 27 frames, stride 27) clean, and

@@ -94,6 +94,11 @@ def _lift(args: argparse.Namespace) -> int:
         raise ValueError(f"--checkpoint {args.checkpoint}: "
                          + ("is a folder, not a checkpoint file" if Path(args.checkpoint).is_dir() else "no such file"))
     size = check_image_size(args.image_size, "--image-size")
+    if args.height is not None:
+        from hotpose.skeleton import HEIGHT_RANGE_M
+        if not HEIGHT_RANGE_M[0] <= args.height <= HEIGHT_RANGE_M[1]:
+            raise ValueError(f"--height {args.height:g}: give the person's standing height in metres, "
+                             f"{HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]}")
     src = Path(args.keypoints)
     if not src.exists():
         raise ValueError(f"keypoint file not found: {src}")
@@ -128,7 +133,7 @@ def _lift(args: argparse.Namespace) -> int:
         lifter = Lifter.from_pretrained("default")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pose = lifter.lift(keypoints, image_size=size, scores=scores, flip=not args.no_flip)
+        pose = lifter.lift(keypoints, image_size=size, scores=scores, flip=not args.no_flip, height_m=args.height)
     tell(w.message for w in caught)
 
     if args.fixed_bones:
@@ -203,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(with --arch)")
     p.add_argument("--arch", help="the official model file of --checkpoint, e.g. hot_mixste")
     p.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
+    p.add_argument("--height", type=float, metavar="METRES",
+                   help="the person's standing height in metres (0.5-2.5): the 3D output is scaled to it (without "
+                   "it, the scale is the model's estimate)")
     p.add_argument("--fixed-bones", action="store_true",
                    help="write pose_3d fitted to fixed, left-right symmetric bone lengths (each bone's median; its "
                    "direction kept), as `hotpose infer` does, and the lifter's output as pose_3d_raw")

@@ -97,20 +97,29 @@ class Lifter:
         """The model's window length F."""
         return int(self.model.backbone.frames)
 
-    def lift(self, keypoints, image_size: tuple[float, float], scores=None, flip: bool | None = None) -> np.ndarray:
+    def lift(self, keypoints, image_size: tuple[float, float], scores=None, flip: bool | None = None,
+             height_m: float | None = None) -> np.ndarray:
         """(T, 17, 2) pixel keypoints (x right, y down; NaN = missing) of a video of ``image_size`` = (width,
         height) pixels -> (T, 17, 3) float32 metres, camera frame, root joint at 0.
 
         scores: optional (T, 17) or (T, 17, 1) detector confidences, the third input channel of 3-channel models
                 (ones when not given; ignored by 2-channel models).
         flip:   flip test-time augmentation (None: the lifter's default).
+        height_m: the person's standing height in metres, when known: the output is scaled about the root so that
+                its body has that height (:func:`hotpose.skeleton.scale_to_height`; the bone lengths' medians over
+                the sequence times a fixed stature ratio, good to a few percent). Without it the scale is the
+                model's own estimate from the 2D shape (docs/results.md gives how far that is off).
         Deterministic: the random tie-break of TPC's clustering is drawn from a fixed seed (the global RNG is left
         untouched). Implausible input (keypoints far outside the image, normalised or all at one point, an image
         size that is no video's) gives a UserWarning (:mod:`hotpose.video.checks`).
         """
         from hotpose.engine.evaluate import predict, readout_positions, resolve_readout
+        from hotpose.skeleton import HEIGHT_RANGE_M, scale_to_height
         from hotpose.video.checks import check_keypoints
 
+        if height_m is not None and not (HEIGHT_RANGE_M[0] <= float(height_m) <= HEIGHT_RANGE_M[1]):
+            raise ValueError(f"height_m must be the person's standing height in metres, "
+                             f"{HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]}, got {height_m}")
         check_keypoints(keypoints, image_size, stacklevel=2)
 
         model, bb = self.model, self.model.backbone
@@ -153,7 +162,8 @@ class Lifter:
                 fidx, real = fidx.gather(1, pos), real.gather(1, pos)
                 out[fidx[real]] = pred[real]
         out[:, 0] = 0
-        return out.cpu().numpy()
+        out = out.cpu().numpy()
+        return out if height_m is None else scale_to_height(out, height_m)
 
 
 def _image_size(image_size) -> tuple[float, float]:

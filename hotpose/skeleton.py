@@ -63,6 +63,39 @@ def fixed_skeleton(pose_3d, track_ranges=None) -> np.ndarray:
     return out.astype(np.float32)
 
 
+# The standing chain: the bones between an ankle and the head point (leg bones averaged left/right, then pelvis ->
+# spine -> thorax -> neck/nose -> head), as child joints.
+STANDING_CHAIN = ((3, 6), (2, 5), (7,), (8,), (9,), (10,))
+# Stature / standing-chain length. Measured on the motion-capture rig of ../shared/data/bandai: chain 1.43 m (its
+# median bone lengths), about 1.6 m tall; upright, its head point is 0.956 chain lengths above the ankles, the ankles
+# ~0.12 m above the floor and the crown ~0.1 m above the head point. One body's ratio: real people differ by a few
+# percent (longer legs, another head point), which is the accuracy of a height given as ``height_m``.
+STATURE_PER_CHAIN = 1.12
+HEIGHT_RANGE_M = (0.5, 2.5)
+
+
+def stature(poses) -> float:
+    """The standing height (metres) of the body in ``poses`` (T, 17, 3): its standing chain (median bone lengths
+    over the sequence) times :data:`STATURE_PER_CHAIN`. Independent of posture (bone lengths, not extents)."""
+    lengths = bone_lengths(poses)
+    return float(sum(np.mean([lengths[j] for j in part]) for part in STANDING_CHAIN) * STATURE_PER_CHAIN)
+
+
+def scale_to_height(poses, height_m: float) -> np.ndarray:
+    """``poses`` (T, 17, 3), root-relative, scaled about the root so that :func:`stature` is ``height_m`` metres
+    (float32). Raises ValueError for a height outside :data:`HEIGHT_RANGE_M` or a body of zero size."""
+    h = float(height_m)
+    low, high = HEIGHT_RANGE_M
+    if not low <= h <= high:
+        raise ValueError(f"height must be the person's standing height in metres, {low}-{high}, got {height_m}")
+    p = np.asarray(poses, dtype=np.float64)
+    now = stature(p)
+    if not now > 1e-6:
+        raise ValueError("the poses have no size (every joint at one point): cannot scale them to a height")
+    root = p[..., :1, :]
+    return (root + (p - root) * (h / now)).astype(np.float32)
+
+
 def rescale_bones(poses: np.ndarray, factors: dict, parents=PARENTS, groups=BONE_GROUPS) -> np.ndarray:
     """Change a body's proportions: (T, J, 3) joint positions -> (T, J, 3) with every bone of ``groups[name]``
     lengthened by ``factors[name]`` (bones not named keep their length). Each bone keeps its direction and the

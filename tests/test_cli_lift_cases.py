@@ -105,6 +105,10 @@ CASES = [
          ["is a folder"]),
     Case("out-folder-missing", ["lift", "{d}/good.npz", *SIZE, "--out", "{d}/nope/o.npz"], ["good.npz"], 2,
          ["folder", "does not exist"]),
+    Case("height-nonsense", ["lift", "{d}/good.npz", *SIZE, "--height", "175"], ["good.npz"], 2,
+         ["--height 175", "metres, 0.5-2.5"], model_loaded=False),
+    Case("height", ["lift", "{d}/good.npz", *SIZE, "--height", "1.8"], ["good.npz"], 0, ["wrote"],
+         new={"good_3d.npz": (T, 17, 3)}),
     # 2. nonsense image sizes are refused, implausible keypoints warned about
     Case("image-size-huge", ["lift", "{d}/good.npz", "--image-size", "1e9", "1e9"], ["good.npz"], 2,
          ["--image-size", "32 to 16384"]),

@@ -302,3 +302,32 @@ def test_from_official_matches_the_model():
     assert not lifter.flip and lifter.batch_size == 4
     kp = walk(lifter.frames + 2)
     np.testing.assert_allclose(lifter.lift(kp, (W, H)), Lifter(model, flip=False).lift(kp, (W, H)), atol=1e-5)
+
+
+def test_height_sets_the_stature_and_keeps_the_shape():
+    """``height_m`` scales the lifted body about its root to that stature; the pose's shape (Procrustes-aligned,
+    scale removed) is unchanged, and nonsense heights (centimetres) are refused."""
+    from hotpose.skeleton import STATURE_PER_CHAIN, scale_to_height, stature
+
+    rng = np.random.default_rng(0)
+    kp = np.stack([np.array([[320 + 40 * np.sin(j), 120 + 20 * j] for j in range(17)]) for _ in range(30)])
+    kp = kp + rng.normal(0, 2, kp.shape)
+    lifter = Lifter.from_pretrained("default")
+    plain = lifter.lift(kp, image_size=(640, 480))
+    tall = lifter.lift(kp, image_size=(640, 480), height_m=1.9)
+    assert stature(tall) == pytest.approx(1.9, rel=1e-5)
+    ratio = np.linalg.norm(tall[:, 1:], axis=-1) / np.linalg.norm(plain[:, 1:], axis=-1)
+    np.testing.assert_allclose(ratio, 1.9 / stature(plain), rtol=1e-4)  # one factor for every joint and frame
+    assert (tall[:, 0] == 0).all()
+    # the stature is the standing chain's length times the ratio, from bone lengths only (posture-free)
+    bone = np.zeros((5, 17, 3))
+    for j, p in enumerate((-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)):
+        if p >= 0:
+            bone[:, j] = bone[:, p] + [0, 0, 0.1]
+    assert stature(bone) == pytest.approx(0.6 * STATURE_PER_CHAIN)
+    np.testing.assert_allclose(stature(scale_to_height(bone, 1.2)), 1.2, rtol=1e-6)
+    for bad in (175, 0.1, 3.0):
+        with pytest.raises(ValueError, match="standing height in metres"):
+            lifter.lift(kp, image_size=(640, 480), height_m=bad)
+    with pytest.raises(ValueError, match="no size"):
+        scale_to_height(np.zeros((3, 17, 3)), 1.7)
