@@ -37,6 +37,10 @@ PAPER: dict[str, PaperRow] = {
     # --- PoseFormer (hotpose/zoo/poseformer.py) ---
     # --- Strided Transformer and P-STMO (hotpose/zoo/strided.py) ---
     # --- STCFormer (hotpose/zoo/stcformer.py) ---
+    # The table's 156.22 G came from another counter; ours gives 156.19 (see hotpose/zoo/stcformer.py).
+    "stcformer_l_243": PaperRow("STCFormer-L", 18.93, 156.22, 40.5),
+    "hot_stcformer_l_243": PaperRow("HoT w. STCFormer-L (ours: not in the paper)", None, None),
+    "tpc_stcformer_l_243": PaperRow("TPC w. STCFormer-L (ours: not in the paper)", None, None),
 }
 """The paper's rows. FLOPs for the pruning-ablation variants are the TRA model's (the same network, another
 selection rule); the paper does not list their parameters."""

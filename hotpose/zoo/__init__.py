@@ -7,3 +7,4 @@ from hotpose.zoo import mixste  # noqa: F401
 from hotpose.zoo import motionbert  # noqa: F401
 from hotpose.zoo import mhformer  # noqa: F401
 from hotpose.zoo import motionagformer  # noqa: F401
+from hotpose.zoo import stcformer  # noqa: F401
