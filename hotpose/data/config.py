@@ -42,6 +42,10 @@ class DataConfig:
     bone_scale:      motion, training and validation views only: {bone group: [low, high]} ranges of the factors
                      that give each view a body of other proportions (see :mod:`hotpose.data.motion`); the test
                      split keeps the recorded bodies.
+    frame_step:      temporal downsampling of every window, training and evaluation (P-STMO's and STCFormer's
+                     ``-tds``): 1 takes every frame; s takes every s-th frame around the window's target, so F
+                     positions span (F - 1) * s + 1 frames, frames past a sequence end repeating its first / last
+                     frame (see :mod:`hotpose.data.windows`).
     """
 
     kind: str = "h36m"
@@ -71,6 +75,7 @@ class DataConfig:
     missing_max_gap: int = 10
     bone_scale: dict | None = None
     placement: dict | None = None
+    frame_step: int = 1
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -79,6 +84,8 @@ class DataConfig:
             raise ValueError("data.kind 'motion' needs data.file_3d (a positions_3d npz)")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.frame_step < 1:
+            raise ValueError(f"data.frame_step must be >= 1 (1: every frame), got {self.frame_step}")
         if self.val_subjects and self.val_fraction:
             raise ValueError("set data.val_subjects or data.val_fraction, not both")
 

@@ -110,10 +110,21 @@ class Config:
     out: str = "runs/run"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The config as nested dicts; a setting of :data:`ADDED_LATER` is left out while at its default."""
+        d = asdict(self)
+        for section, keys in ADDED_LATER.items():
+            default = SECTIONS[section]()
+            for key in keys:
+                if d[section][key] == getattr(default, key):
+                    del d[section][key]
+        return d
 
 
 SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
+# Settings added after runs, checkpoints and benchmark records were written without them. At their default they
+# change nothing, and :meth:`Config.to_dict` leaves them out, so a config stored before they existed still equals
+# today's (resuming a run, reusing a finished one); reading a stored config fills in the default.
+ADDED_LATER = {"data": ("frame_step",)}
 
 
 def _coerce(value, hint, key: str):

@@ -78,18 +78,24 @@ def readout_positions(pose: torch.Tensor, keep_idx: torch.Tensor | None, frames:
 
 def score_sequences(model: nn.Module, sequences: list[Sequence], dist: Dist = Dist(), flip: bool = True,
                     readout: str = "auto", batch_size: int = 64, progress: bool = False,
-                    keep_predictions: bool = False, seed: int | None = None) -> list[dict]:
+                    keep_predictions: bool = False, seed: int | None = None, frame_step: int = 1) -> list[dict]:
     """Per-sequence error sums for ``sequences`` (shared out over ranks, gathered on every rank).
 
     Each dict: subject, action, camera, ``official`` [P1 sum, P2 sum, count], ``strict`` [P1 sum, P2 sum, count,
     velocity-error sum, velocity count], ``pck_hits`` (hits per AUC threshold over the PCK joints) and ``pck_n``;
     sums in metres. With ``keep_predictions`` (single process) also ``pred`` (T, J, 3) metres (real frames).
     ``seed``: draw the random numbers of the forward passes (TPC's tie-break) from this seed, in a forked RNG
-    that leaves the global RNG state as it was (None: from the global RNG, as training's validation does)."""
+    that leaves the global RNG state as it was (None: from the global RNG, as training's validation does).
+    ``frame_step``: the windows take every frame_step-th frame (``data.frame_step``, as the model was trained); a
+    downsampled window scores only its target frame, so it needs the seq2frame readout."""
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     model = getattr(model, "module", model)
     readout = resolve_readout(model, readout)
+    if frame_step != 1 and readout == "seq2seq":
+        raise ValueError(f"data.frame_step={frame_step}: a downsampled window holds every {frame_step}-th frame, so "
+                         f"its outputs cannot tile a sequence; evaluate with eval.readout=seq2frame (one window "
+                         f"per frame, its centre scored)")
     frames = model.backbone.frames
     mine = sequences[dist.rank::dist.world]
     was_training = model.training
@@ -101,7 +107,8 @@ def score_sequences(model: nn.Module, sequences: list[Sequence], dist: Dist = Di
         if seed is not None:
             torch.manual_seed(seed)
         scores = _score_shard(model, mine, dist.device, flip, readout, frames, batch_size, progress and dist.main,
-                              keep_predictions, pad_scored=not any(s.valid is not None for s in sequences))
+                              keep_predictions, pad_scored=not any(s.valid is not None for s in sequences),
+                              step=frame_step)
     model.train(was_training)
     gathered = all_gather_objects(dist, scores)
     order = [s for r in range(dist.world) for s in range(r, len(sequences), dist.world)]
@@ -110,12 +117,12 @@ def score_sequences(model: nn.Module, sequences: list[Sequence], dist: Dist = Di
 
 
 def _score_shard(model, seqs, device, flip, readout, frames, batch_size, progress, keep_predictions,
-                 pad_scored) -> list[dict]:
+                 pad_scored, step=1) -> list[dict]:
     if not seqs:
         return []
     stride = frames if readout == "seq2seq" else 1
     w = Windows(seqs, frames, stride, channels=model.backbone.in_channels,
-                valid_only=any(s.valid is not None for s in seqs), device=device)
+                valid_only=any(s.valid is not None for s in seqs), device=device, step=step)
     S, N, J = len(seqs), w.targets.shape[0], w.targets.shape[1]
     f64 = dict(dtype=torch.float64, device=device)
     official = torch.zeros(S, 3, **f64)
@@ -266,7 +273,8 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
         if not seqs:
             raise ValueError(f"the {split} split is empty (set data.{split}_subjects)")
         scores = score_sequences(model, seqs, d, flip, readout, batch_size or e.batch_size, progress,
-                                 keep_predictions=save_predictions is not None and d.world == 1, seed=EVAL_SEED)
+                                 keep_predictions=save_predictions is not None and d.world == 1, seed=EVAL_SEED,
+                                 frame_step=cfg.data.frame_step)
     finally:
         teardown(d)
     if save_predictions is not None and d.world == 1:

@@ -165,7 +165,7 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
                           "data.val_fraction (or train.select_on=test for the official practice, or last)")
     frames = model.backbone.frames
     windows = Windows(data["train"], frames, t.stride or frames, channels=model.backbone.in_channels,
-                      device=d.device)
+                      device=d.device, step=cfg.data.frame_step)
     loss_fn = get_loss(t.loss)
     opt = make_optimizer(model, t)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -281,7 +281,7 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
         improved = False
         if t.select_on in ("val", "test") and ((epoch + 1) % t.val_every == 0 or epoch + 1 == t.epochs):
             report = summarize(score_sequences(net, data[t.select_on], d, cfg.eval.flip, cfg.eval.readout,
-                                               cfg.eval.batch_size))
+                                               cfg.eval.batch_size, frame_step=cfg.data.frame_step))
             score = report["mean_over_actions"]["p1"]
             record.update({f"{t.select_on}_p1_mm": score, f"{t.select_on}_p2_mm": report["mean_over_actions"]["p2"]})
             improved = best is None or score < best["score"]
