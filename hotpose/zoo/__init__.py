@@ -8,3 +8,4 @@ from hotpose.zoo import motionbert  # noqa: F401
 from hotpose.zoo import mhformer  # noqa: F401
 from hotpose.zoo import motionagformer  # noqa: F401
 from hotpose.zoo import stcformer  # noqa: F401
+from hotpose.zoo import framewise  # noqa: F401
