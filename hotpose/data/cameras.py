@@ -8,7 +8,7 @@ z along the optical axis. Positions are metres (the JSON stores translations in 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -126,3 +126,81 @@ def load_cameras(path: str | Path | None = None) -> CameraSet:
             raise DataError(f"{path}: camera {c['id']} needs focal_length[2], center[2], radial_distortion[3], "
                             "tangential_distortion[2]")
     return CameraSet(tuple(Camera(**c) for c in intr.values()), subjects)
+
+
+VIRTUAL = "virtual"  # the rig name under which :func:`with_virtual_cameras` adds drawn cameras
+VIRTUAL_DEFAULTS = {"count": 40, "elevation": [-30.0, 45.0], "roll": 15.0, "portrait": 0.5, "focal_mm": [20.0, 35.0],
+                    "distance": [2.0, 15.0], "target": [0.0, 0.0, 1.0], "seed": 0}
+FULL_FRAME_DIAGONAL_MM = float(np.hypot(36.0, 24.0))
+
+
+def check_virtual(spec: dict) -> dict:
+    """A virtual-camera spec with its defaults filled in (:data:`VIRTUAL_DEFAULTS`), or a DataError saying what is
+    wrong."""
+    unknown = sorted(set(spec) - set(VIRTUAL_DEFAULTS))
+    if unknown:
+        raise DataError(f"virtual_cameras: unknown key(s) {unknown}; expected some of {sorted(VIRTUAL_DEFAULTS)}")
+    s = {**VIRTUAL_DEFAULTS, **spec}
+    try:
+        s["count"], s["seed"] = int(s["count"]), int(s["seed"])
+        for key in ("elevation", "focal_mm", "distance"):
+            low, high = (float(v) for v in s[key])
+            s[key] = [low, high]
+        s["roll"], s["portrait"] = float(s["roll"]), float(s["portrait"])
+        s["target"] = [float(v) for v in s["target"]]
+    except (TypeError, ValueError):
+        raise DataError(f"virtual_cameras: count and seed are integers, elevation / focal_mm / distance "
+                        f"[low, high] pairs, roll and portrait numbers, target [x, y, z]; got {spec}") from None
+    if s["count"] < 1 or len(s["target"]) != 3:
+        raise DataError(f"virtual_cameras: need count >= 1 and target [x, y, z], got {spec}")
+    if not -89 <= s["elevation"][0] <= s["elevation"][1] <= 89:
+        raise DataError(f"virtual_cameras.elevation must be [low, high] degrees within -89..89, got {s['elevation']}")
+    if not 0 < s["focal_mm"][0] <= s["focal_mm"][1] or not 0 < s["distance"][0] <= s["distance"][1]:
+        raise DataError(f"virtual_cameras: focal_mm and distance need 0 < low <= high, got {spec}")
+    if not 0 <= s["roll"] <= 90 or not 0 <= s["portrait"] <= 1:
+        raise DataError(f"virtual_cameras: need 0 <= roll <= 90 degrees and 0 <= portrait <= 1, got {spec}")
+    return s
+
+
+def virtual_cameras(spec: dict) -> tuple[Camera, ...]:
+    """Cameras drawn from a range of viewpoints and lenses, as phones and action cameras film people, all aimed at
+    ``target`` (world metres, Z up; default 1 m above the origin, about pelvis height).
+
+    Per camera, from ``seed``: azimuth uniform over the full circle; ``elevation`` uniform in [low, high] degrees
+    (positive: above the target, looking down); distance log-uniform in ``distance`` metres; a roll about the
+    optical axis uniform in +-``roll`` degrees; portrait (1080 x 1920) with probability ``portrait``, else landscape
+    (1920 x 1080); a focal length uniform in ``focal_mm`` (35 mm full-frame equivalent, i.e. over the 43.3 mm
+    diagonal); principal point at the image centre; no lens distortion. Camera ids are ``v0``, ``v1``, ...
+    """
+    s = check_virtual(spec)
+    rng = np.random.default_rng([s["seed"], 0x5CA3])
+    target = np.array(s["target"], np.float64)
+    up = np.array([0.0, 0.0, 1.0])
+    out = []
+    for i in range(s["count"]):
+        azimuth = rng.uniform(0, 2 * np.pi)
+        elevation = np.radians(rng.uniform(*s["elevation"]))
+        distance = float(np.exp(rng.uniform(*np.log(s["distance"]))))
+        roll = np.radians(rng.uniform(-s["roll"], s["roll"]))
+        portrait = rng.random() < s["portrait"]
+        focal_mm = rng.uniform(*s["focal_mm"])
+        centre = target + distance * np.array([np.cos(elevation) * np.cos(azimuth),
+                                               np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+        forward = (target - centre) / np.linalg.norm(target - centre)
+        right = np.cross(forward, up)
+        right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        c, si = np.cos(roll), np.sin(roll)
+        right, down = c * right + si * down, -si * right + c * down
+        w, h = (1080, 1920) if portrait else (1920, 1080)
+        f = focal_mm / FULL_FRAME_DIAGONAL_MM * float(np.hypot(w, h))
+        out.append(Camera(f"v{i}", w, h, np.array([f, f]), np.array([w / 2, h / 2]), np.zeros(3), np.zeros(2),
+                          rotation=np.stack([right, down, forward], axis=1), translation=centre))
+    return tuple(out)
+
+
+def with_virtual_cameras(cameras: CameraSet, spec: dict) -> CameraSet:
+    """``cameras`` plus the rig :data:`VIRTUAL` of :func:`virtual_cameras` ``(spec)``."""
+    drawn = virtual_cameras(spec)
+    return CameraSet(cameras.intrinsics + tuple(replace(c, rotation=None, translation=None) for c in drawn),
+                     {**cameras.subjects, VIRTUAL: drawn})

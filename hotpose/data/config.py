@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hotpose.data import h36m, mpi3dhp
-from hotpose.data.cameras import load_cameras
+from hotpose.data.cameras import VIRTUAL, check_virtual, load_cameras, with_virtual_cameras
 from hotpose.data.io import DataError
 from hotpose.data.motion import read_motion
 from hotpose.data.sequence import Sequence
@@ -42,6 +42,10 @@ class DataConfig:
     bone_scale:      motion, training and validation views only: {bone group: [low, high]} ranges of the factors
                      that give each view a body of other proportions (see :mod:`hotpose.data.motion`); the test
                      split keeps the recorded bodies.
+    virtual_cameras: motion: the spec of the rig named ``virtual`` (usable in camera_subject and
+                     test_camera_subject, alone or pooled with others): cameras drawn from a range of viewpoints and
+                     lenses, as phones and action cameras film people (see
+                     :func:`hotpose.data.cameras.virtual_cameras`; None: its defaults).
     frame_step:      temporal downsampling of every window, training and evaluation (P-STMO's and STCFormer's
                      ``-tds``): 1 takes every frame; s takes every s-th frame around the window's target, so F
                      positions span (F - 1) * s + 1 frames, frames past a sequence end repeating its first / last
@@ -76,6 +80,7 @@ class DataConfig:
     bone_scale: dict | None = None
     placement: dict | None = None
     frame_step: int = 1
+    virtual_cameras: dict | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -119,7 +124,12 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
             return mpi3dhp.read_3dhp_test(cfg.path(cfg.file_test or "data_test_3dhp.npz"), subjects)
         return mpi3dhp.read_3dhp_train(cfg.path(cfg.file_3d or "data_train_3dhp.npz"), subjects, cfg.camera_ids)
     rig = cfg.test_camera_subject if test and cfg.test_camera_subject is not None else cfg.camera_subject
-    return read_motion(cfg.path(cfg.file_3d), subjects, load_cameras(cfg.cameras), rig, cfg.actions,
+    cameras = load_cameras(cfg.cameras)
+    if VIRTUAL in ([rig] if isinstance(rig, str) else list(rig or [])):
+        cameras = with_virtual_cameras(cameras, cfg.virtual_cameras or {})
+    elif cfg.virtual_cameras is not None:
+        check_virtual(cfg.virtual_cameras)
+    return read_motion(cfg.path(cfg.file_3d), subjects, cameras, rig, cfg.actions,
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
                        cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
                        cfg.missing_max_gap, None if test else cfg.bone_scale,
