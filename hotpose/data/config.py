@@ -46,6 +46,9 @@ class DataConfig:
                      test_camera_subject, alone or pooled with others): cameras drawn from a range of viewpoints and
                      lenses, as phones and action cameras film people (see
                      :func:`hotpose.data.cameras.virtual_cameras`; None: its defaults).
+    pose_aug:        motion, training and validation views only: limb and trunk offsets within joint limits that
+                     give views poses the data lacks (see :mod:`hotpose.data.pose_aug`); the test split keeps the
+                     recorded poses.
     frame_step:      temporal downsampling of every window, training and evaluation (P-STMO's and STCFormer's
                      ``-tds``): 1 takes every frame; s takes every s-th frame around the window's target, so F
                      positions span (F - 1) * s + 1 frames, frames past a sequence end repeating its first / last
@@ -81,6 +84,7 @@ class DataConfig:
     placement: dict | None = None
     frame_step: int = 1
     virtual_cameras: dict | None = None
+    pose_aug: dict | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -133,7 +137,7 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
                        cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
                        cfg.missing_max_gap, None if test else cfg.bone_scale,
-                       None if test else cfg.placement)
+                       None if test else cfg.placement, None if test else cfg.pose_aug)
 
 
 def hold_out(seqs: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Sequence], list[Sequence]]:

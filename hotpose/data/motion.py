@@ -36,6 +36,7 @@ import numpy as np
 from hotpose.data.cameras import Camera, CameraSet, load_cameras
 from hotpose.data.h36m import load_positions_3d
 from hotpose.data.io import DataError
+from hotpose.data.pose_aug import augment_pose, check_pose_aug
 from hotpose.data.sequence import Sequence, filter_actions, root_relative
 from hotpose.skeleton import BONE_GROUPS, rescale_bones
 
@@ -150,7 +151,7 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                 outlier_px: float = 0.0, noise_seed: int = 0, min_depth: float = 1.0,
                 camera_ids=None, views_per_action: int | None = None, missing_prob: float = 0.0,
                 missing_max_gap: int = 10, bone_scale: dict | None = None,
-                placement: dict | None = None) -> list[Sequence]:
+                placement: dict | None = None, pose_aug: dict | None = None) -> list[Sequence]:
     """One :class:`Sequence` per (subject, action, camera) with projected (and optionally noisy) 2D inputs.
 
     cameras:        camera set (None: the packaged Human3.6M cameras).
@@ -164,6 +165,8 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                     (see the module docstring); None: the bodies as recorded.
     placement:      {"distance": [low, high], "offset": r}: every view's body is moved within its camera's view
                     (see the module docstring); None: where ``root_motion`` puts it.
+    pose_aug:       every view's clip gets, with some probability, fixed limb and trunk offsets within joint
+                    limits (:mod:`hotpose.data.pose_aug`); None: the poses as recorded.
     The noise is drawn once per view from ``noise_seed`` and the view's name (a fixed "detector output", not an
     augmentation; the same whichever split loads the view).
     """
@@ -171,6 +174,7 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
         raise DataError(f"unknown root_motion {root_motion!r}; expected one of {ROOT_MOTION}")
     cameras = cameras or load_cameras()
     placement = check_placement(placement) if placement else None
+    pose_aug = check_pose_aug(pose_aug) if pose_aug else None
     pos = load_positions_3d(path, subjects)
     out = []
     multi = isinstance(camera_subject, (list, tuple))
@@ -198,6 +202,9 @@ def read_motion(path: str | Path, subjects=None, cameras: CameraSet | None = Non
                 if bone_scale:
                     body_rng = np.random.default_rng([noise_seed, zlib.crc32(f"{s}/{a}/{name}/body".encode())])
                     world = rescale_bones(world, draw_bone_factors(bone_scale, body_rng))
+                if pose_aug:
+                    world = augment_pose(world, pose_aug, np.random.default_rng(
+                        [noise_seed, zlib.crc32(f"{s}/{a}/{name}/pose".encode())]))
                 world = place(world, root_motion, centres[rig])
                 root_at = None
                 if placement:

@@ -124,7 +124,7 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eva
 # Settings added after runs, checkpoints and benchmark records were written without them. At their default they
 # change nothing, and :meth:`Config.to_dict` leaves them out, so a config stored before they existed still equals
 # today's (resuming a run, reusing a finished one); reading a stored config fills in the default.
-ADDED_LATER = {"data": ("frame_step", "virtual_cameras")}
+ADDED_LATER = {"data": ("frame_step", "virtual_cameras", "pose_aug")}
 
 
 def _coerce(value, hint, key: str):
