@@ -49,6 +49,9 @@ class DataConfig:
     pose_aug:        motion, training and validation views only: limb and trunk offsets within joint limits that
                      give views poses the data lacks (see :mod:`hotpose.data.pose_aug`); the test split keeps the
                      recorded poses.
+    test_views_per_action, test_bone_scale, test_placement: motion, the test split's own settings (None: the
+                     views_per_action of the other splits, and the recorded bodies where ``root_motion`` puts them);
+                     robustness tests give the test views other bodies and placements this way.
     frame_step:      temporal downsampling of every window, training and evaluation (P-STMO's and STCFormer's
                      ``-tds``): 1 takes every frame; s takes every s-th frame around the window's target, so F
                      positions span (F - 1) * s + 1 frames, frames past a sequence end repeating its first / last
@@ -85,6 +88,9 @@ class DataConfig:
     frame_step: int = 1
     virtual_cameras: dict | None = None
     pose_aug: dict | None = None
+    test_views_per_action: int | None = None
+    test_bone_scale: dict | None = None
+    test_placement: dict | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -135,9 +141,11 @@ def read_subjects(cfg: DataConfig, subjects: list, test: bool = False) -> list[S
         check_virtual(cfg.virtual_cameras)
     return read_motion(cfg.path(cfg.file_3d), subjects, cameras, rig, cfg.actions,
                        cfg.root_motion, cfg.noise_px, cfg.outlier_prob, cfg.outlier_px, cfg.noise_seed,
-                       cfg.min_depth, cfg.camera_ids, cfg.views_per_action, cfg.missing_prob,
-                       cfg.missing_max_gap, None if test else cfg.bone_scale,
-                       None if test else cfg.placement, None if test else cfg.pose_aug)
+                       cfg.min_depth, cfg.camera_ids,
+                       cfg.test_views_per_action if test and cfg.test_views_per_action is not None
+                       else cfg.views_per_action, cfg.missing_prob,
+                       cfg.missing_max_gap, cfg.test_bone_scale if test else cfg.bone_scale,
+                       cfg.test_placement if test else cfg.placement, None if test else cfg.pose_aug)
 
 
 def hold_out(seqs: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Sequence], list[Sequence]]:

@@ -124,7 +124,8 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eva
 # Settings added after runs, checkpoints and benchmark records were written without them. At their default they
 # change nothing, and :meth:`Config.to_dict` leaves them out, so a config stored before they existed still equals
 # today's (resuming a run, reusing a finished one); reading a stored config fills in the default.
-ADDED_LATER = {"data": ("frame_step", "virtual_cameras", "pose_aug")}
+ADDED_LATER = {"data": ("frame_step", "virtual_cameras", "pose_aug", "test_views_per_action", "test_bone_scale",
+                         "test_placement")}
 
 
 def _coerce(value, hint, key: str):
