@@ -35,6 +35,10 @@ PAPER: dict[str, PaperRow] = {
     "tpc_mhformer_351": PaperRow("TPC w. MHFormer", 31.52, 8.22, 43.0),
     "hot_mhformer_351": PaperRow("HoT w. MHFormer (ours: not in the paper)", None, None),
     # --- PoseFormer (hotpose/zoo/poseformer.py) ---
+    # The table's 1.63 G matches LayerNorm counted as thop's normalisation hook counts it (1.6310 G); without
+    # norms, as every other row, ours gives 1.6247 (see hotpose/zoo/poseformer.py).
+    "poseformer_81": PaperRow("PoseFormer", 9.60, 1.63, 44.3),
+    "tpc_poseformer_81": PaperRow("TPC w. PoseFormer (ours: not in the paper)", None, None),
     # --- Strided Transformer and P-STMO (hotpose/zoo/strided.py) ---
     # --- STCFormer (hotpose/zoo/stcformer.py) ---
     # The table's 156.22 G came from another counter; ours gives 156.19 (see hotpose/zoo/stcformer.py).

@@ -9,3 +9,4 @@ from hotpose.zoo import mhformer  # noqa: F401
 from hotpose.zoo import motionagformer  # noqa: F401
 from hotpose.zoo import stcformer  # noqa: F401
 from hotpose.zoo import framewise  # noqa: F401
+from hotpose.zoo import poseformer  # noqa: F401
