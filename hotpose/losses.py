@@ -6,6 +6,10 @@
 For seq2frame TPC models the target is first gathered at the kept frames, so the temporal terms run across
 non-adjacent frames, as in the official code.
 
+Strided Transformer / P-STMO add the same loss on their auxiliary full-sequence output (``PoseOutput.aux``,
+weighted by ``train.aux_weight``, 1 in their recipes) to the loss on the centre frame; :func:`output_targets`
+picks the target frames each prediction is scored on.
+
 ``bone_length_error`` is an optional extra term (``train.bone_weight``, not in the paper's recipes): the mean
 absolute error of the 16 bone lengths. Ground-truth bones keep their length in every frame, so it also pulls the
 predicted lengths towards being steady over time.
@@ -14,10 +18,27 @@ from __future__ import annotations
 
 import torch
 
+from hotpose.hourglass.gather import gather_frames
 from hotpose.metrics import mpjpe, mpjve, n_mpjpe
 from hotpose.skeleton import PARENTS
 
 H36M_JOINT_WEIGHTS = (1, 1, 2.5, 2.5, 1, 2.5, 2.5, 1, 1, 1, 1.5, 1.5, 4, 4, 1.5, 4, 4)
+
+
+def output_targets(target: torch.Tensor, frames_out: int, keep_idx: torch.Tensor | None) -> torch.Tensor:
+    """The targets of a prediction of ``frames_out`` frames from a window whose targets are (B, F, J, 3): all F
+    (seq2seq), the kept frames (B, n, J, 3) when ``keep_idx`` (B, n) has that many (seq2frame TPC), else, for a
+    single frame, the centre (F - 1) // 2 (models that predict the centre only: Strided, P-STMO)."""
+    F = target.shape[1]
+    if frames_out == F:
+        return target
+    if keep_idx is not None and keep_idx.shape[1] == frames_out:
+        return gather_frames(target, keep_idx)
+    if frames_out == 1:
+        c = (F - 1) // 2
+        return target[:, c:c + 1]
+    raise ValueError(f"a prediction of {frames_out} frames from a window of {F} frames matches neither every frame, "
+                     f"the kept frames ({None if keep_idx is None else keep_idx.shape[1]}) nor the centre frame")
 
 
 def weighted_mpjpe(pred: torch.Tensor, target: torch.Tensor, weights=H36M_JOINT_WEIGHTS) -> torch.Tensor:

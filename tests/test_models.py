@@ -27,16 +27,20 @@ def test_forward_backward_contract(name):
     assert isinstance(out, hotpose.PoseOutput)
     B, F = x.shape[:2]
     hg = model.hourglass
+    centre_only = getattr(model.backbone, "centre_only", False)  # predicts the centre frame only (Strided, P-STMO)
     if hg is None:
         assert out.keep_idx is None
-        assert out.pose.shape == (B, F, 17, 3)
+        assert out.pose.shape == ((B, 1, 17, 3) if centre_only else (B, F, 17, 3))
     else:
         n = hg.keep
         assert out.keep_idx.shape == (B, n) and out.keep_idx.dtype == torch.int64
         assert (out.keep_idx.diff(dim=1) > 0).all()
-        assert out.pose.shape == ((B, n, 17, 3) if hg.seq2frame else (B, F, 17, 3))
-    out.pose.square().mean().backward()
-    grads = [p.grad for p in model.parameters()]
+        assert out.pose.shape == ((B, 1, 17, 3) if centre_only else (B, n, 17, 3) if hg.seq2frame else (B, F, 17, 3))
+    if out.aux is not None:  # the auxiliary prediction covers every frame, or every kept frame
+        assert out.aux.shape == (B, F if hg is None else hg.keep, 17, 3)
+    loss = out.pose.square().mean() + (out.aux.square().mean() if out.aux is not None else 0)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]  # frozen: unused by the forward
     assert all(g is not None and torch.isfinite(g).all() for g in grads), "a parameter got no gradient"
 
 

@@ -38,6 +38,9 @@ class TrainConfig:
     lr schedule:     after epoch e (1-based) lr *= lr_decay_large if e % lr_decay_epoch == 0 else lr_decay.
     loss:            "mixste" (WMPJPE + 0.5 TC + 2 MPJVE), "mpjpe" or "motionbert" (MPJPE + 0.5 N-MPJPE + 20 vel).
     bone_weight:     weight of an extra bone-length error term (metres; 0: the paper's recipes, off).
+    aux_weight:      weight of the same loss on a model's auxiliary output (``PoseOutput.aux``: Strided / P-STMO's
+                     full-sequence prediction from the vanilla encoder; their recipes add it at weight 1); models
+                     without one are unaffected.
     amp:             mixed precision on GPU (bfloat16 where supported, else float16 with loss scaling); ignored on CPU.
     select_on:       "val" (best.pt = best validation P1), "test" (the official practice, labelled as such) or
                      "last" (no selection).
@@ -60,6 +63,7 @@ class TrainConfig:
     lr_decay_epoch: int = 200
     loss: str = "mixste"
     bone_weight: float = 0.0
+    aux_weight: float = 1.0
     seed: int = 1126
     amp: bool = True
     grad_clip: float | None = None
@@ -76,7 +80,8 @@ class TrainConfig:
                   (self.flip in ("double", "random", "none"), "train.flip must be 'double', 'random' or 'none'"),
                   (self.stride is None or self.stride >= 1, "train.stride must be >= 1"),
                   (self.val_every >= 1, "train.val_every must be >= 1"),
-                  (self.bone_weight >= 0, "train.bone_weight must be >= 0")]
+                  (self.bone_weight >= 0, "train.bone_weight must be >= 0"),
+                  (self.aux_weight >= 0, "train.aux_weight must be >= 0")]
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
@@ -125,7 +130,8 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eva
 # change nothing, and :meth:`Config.to_dict` leaves them out, so a config stored before they existed still equals
 # today's (resuming a run, reusing a finished one); reading a stored config fills in the default.
 ADDED_LATER = {"data": ("frame_step", "virtual_cameras", "pose_aug", "test_views_per_action", "test_bone_scale",
-                         "test_placement")}
+                         "test_placement"),
+               "train": ("aux_weight",)}
 
 
 def _coerce(value, hint, key: str):

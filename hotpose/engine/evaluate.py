@@ -2,7 +2,8 @@
 
 Readouts (SPEC section 6): "seq2seq" cuts each sequence into centred, edge-padded, non-overlapping windows of F frames
 and scores every frame of every window; "seq2frame" centres one window on every frame and scores its centre output
-(for TPC models the kept position whose index is (F - 1) // 2). Flip test-time augmentation averages the output with
+(for TPC models the kept position whose index is (F - 1) // 2; models that predict the centre frame only, Strided
+and P-STMO, return just that frame). Flip test-time augmentation averages the output with
 the un-mirrored output of the mirrored input; TPC models reuse the first pass's kept frames (seq2seq hourglass
 models select again on the mirrored input, as the official HoT test does).
 
@@ -45,6 +46,8 @@ def resolve_readout(model: nn.Module, readout: str = "auto") -> str:
         return "seq2frame" if model.seq2frame else "seq2seq"
     if readout == "seq2seq" and kept_only:
         raise ValueError("this model predicts only its kept frames (seq2frame TPC); use readout 'seq2frame'")
+    if readout == "seq2seq" and getattr(model.backbone, "centre_only", False):
+        raise ValueError("this model predicts only the centre frame of each window; use readout 'seq2frame'")
     if readout not in ("seq2seq", "seq2frame"):
         raise ValueError(f"unknown readout {readout!r}; expected 'auto', 'seq2seq' or 'seq2frame'")
     return readout
@@ -67,6 +70,8 @@ def readout_positions(pose: torch.Tensor, keep_idx: torch.Tensor | None, frames:
     """Pick the scored outputs: returns pred (B, P, J, 3) and their window positions (B, P)."""
     B = pose.shape[0]
     centre = (frames - 1) // 2
+    if pose.shape[1] == 1 and frames > 1 and (keep_idx is None or keep_idx.shape[1] != 1):  # the centre only
+        return pose, torch.full((B, 1), centre, device=pose.device)
     if pose.shape[1] != frames:  # kept frames only: read out where keep_idx == centre
         at = (keep_idx == centre).int().argmax(dim=1)
         return pose[torch.arange(B, device=pose.device), at][:, None], torch.full((B, 1), centre,

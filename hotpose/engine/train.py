@@ -34,8 +34,7 @@ from hotpose.engine import checkpoint as ckpt
 from hotpose.engine.config import Config, ConfigError, dump_config
 from hotpose.engine.distributed import Dist, all_gather_objects, all_sum, barrier, setup, teardown
 from hotpose.engine.evaluate import score_sequences, summarize
-from hotpose.hourglass.gather import gather_frames
-from hotpose.losses import bone_length_error, get_loss
+from hotpose.losses import bone_length_error, get_loss, output_targets
 from hotpose.registry import build_model
 
 SELECTED_ON = {"val": "validation split",
@@ -256,9 +255,13 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
             with autocast():
                 out_ = net(x)
             pred = out_.pose.float()
-            if pred.shape[1] != y.shape[1]:  # seq2frame TPC: targets at the kept frames
-                y = gather_frames(y, out_.keep_idx)
+            window = y
+            # seq2frame TPC: targets at the kept frames; centre-only models: the centre frame
+            y = output_targets(window, pred.shape[1], out_.keep_idx)
             loss = loss_fn(pred, y)
+            if out_.aux is not None:  # added even at weight 0, so that every parameter takes part (DDP)
+                aux = out_.aux.float()
+                loss = loss + t.aux_weight * loss_fn(aux, output_targets(window, aux.shape[1], out_.keep_idx))
             if t.bone_weight:
                 loss = loss + t.bone_weight * bone_length_error(pred, y)
             opt.zero_grad(set_to_none=True)

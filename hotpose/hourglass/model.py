@@ -20,10 +20,14 @@ class PoseOutput:
 
     pose:     (B, F, J, 3) for seq2seq models, (B, n, J, 3) for seq2frame models (the kept frames).
     keep_idx: (B, n) int64 kept frames, sorted ascending; None for models that keep every frame.
+    aux:      (B, F or n, J, 3) a second prediction for the training loss only, from a backbone whose
+              :meth:`Backbone.aux_head` reads an earlier stage (Strided / P-STMO: every frame, or every kept frame,
+              from the vanilla encoder, beside the centre frame in ``pose``); None for other backbones.
     """
 
     pose: torch.Tensor
     keep_idx: torch.Tensor | None = None
+    aux: torch.Tensor | None = None
 
 
 class Backbone(nn.Module):
@@ -46,6 +50,7 @@ class Backbone(nn.Module):
     seq2frame: bool = False  # trained on all frames but read out at the centre frame only (MHFormer)
     fixed_frames: bool = False  # takes windows of exactly ``frames`` frames (layers whose width is the window length)
     pool_averages_joints: bool = True  # pool() is a mean over the J tokens (FLOP counters count it as thop does)
+    aux_stage: int | None = None  # the stage after which aux_head() reads the tokens; None: no auxiliary output
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F, J, C_in) input -> (B, F, J, C) tokens."""
@@ -69,6 +74,11 @@ class Backbone(nn.Module):
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """(B, F', J, C) tokens -> (B, F', J, 3) pose."""
+        raise NotImplementedError
+
+    def aux_head(self, x: torch.Tensor) -> torch.Tensor:
+        """The auxiliary prediction (:attr:`PoseOutput.aux`) from the tokens after stage ``aux_stage``:
+        (B, F', J, C) -> (B, F', J, 3). Only called when ``aux_stage`` is set."""
         raise NotImplementedError
 
     def temporal_embeddings(self) -> list[nn.Parameter]:
@@ -176,6 +186,7 @@ class HourglassModel(nn.Module):
         self.check_input(x, keep_idx)
         bb, hg = self.backbone, self.hourglass
         F = x.shape[1]
+        aux = None
         tokens = bb.embed(x)  # (B, F, J, C)
         for i in range(bb.num_stages):
             if hg is not None and i == hg.prune_at:
@@ -185,6 +196,8 @@ class HourglassModel(nn.Module):
                 if self.pos_embed_token is not None:
                     tokens = tokens + self.pos_embed_token[:, :, None]
             tokens = bb.stage(i, tokens)
+            if i == bb.aux_stage:
+                aux = bb.aux_head(tokens)
         recover = self.recover
         tokens = bb.norm(tokens)
         if recover is not None and not recover.on_pose:  # TRA: after the backbone's final norm, in every official file
@@ -192,4 +205,4 @@ class HourglassModel(nn.Module):
         pose = bb.head(tokens)
         if recover is not None and recover.on_pose:
             pose = recover(pose, keep_idx, F)
-        return PoseOutput(pose, keep_idx)
+        return PoseOutput(pose, keep_idx, aux)
