@@ -6,7 +6,9 @@ FLOPs conventions:
   else — attention products, softmax, norms and the clustering are not counted. This is how the paper's table was made
   (an old thop without a LayerNorm hook), and it reproduces the table to two decimals.
   The one other operation thop counts here is the average over joints that feeds the pruner (J + 1 per output
-  element), which the paper's HoT/TPC figures include.
+  element), which the paper's HoT/TPC figures include. ``batchnorm=True`` also counts BatchNorm as thop does (2
+  per input element, twice that with the affine scale and shift): P-STMO's own figure (1.737 G, the table's 1.74)
+  was made so.
 * ``"full"``: every matrix product, attention included, as ``torch.utils.flop_counter`` counts them (2 x MACs of
   mm / bmm / addmm / conv); elementwise work is not counted. The model runs with its exact kernels while counting
   (explicit attention), so that the attention products are seen.
@@ -100,7 +102,7 @@ class ShapesOnly(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-def _counts(model: nn.Module, x: torch.Tensor, full: bool) -> tuple[int, int | None]:
+def _counts(model: nn.Module, x: torch.Tensor, full: bool, batchnorm: bool = False) -> tuple[int, int | None]:
     """One forward pass with the official computation (exact kernels: TRA projects its shared queries once per
     sequence, as the official code does, which the paper's counts include) -> (Linear / conv MACs as the paper
     counts them, every matmul's FLOPs as ``FlopCounterMode`` counts them when ``full``, else None)."""
@@ -113,11 +115,15 @@ def _counts(model: nn.Module, x: torch.Tensor, full: bool) -> tuple[int, int | N
                 total += (inputs[0].shape[2] + 1) * output.numel()
         elif isinstance(module, nn.Linear):
             total += module.in_features * output.numel()
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            total += (4 if module.affine else 2) * inputs[0].numel()
         else:  # convolution: per output element, in_channels / groups x kernel size
             k = module.weight[0].numel()
             total += k * output.numel()
 
     kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, FeaturePool)
+    if batchnorm:
+        kinds += (nn.modules.batchnorm._BatchNorm,)
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
     grads = [p.requires_grad for p in model.parameters()]
     counter = FlopCounterMode(display=False) if full else contextlib.nullcontext()
@@ -134,13 +140,13 @@ def _counts(model: nn.Module, x: torch.Tensor, full: bool) -> tuple[int, int | N
     return total, counter.get_total_flops() if full else None
 
 
-def _count(model: nn.Module, frames: int | None, compute: bool, full: bool) -> dict:
+def _count(model: nn.Module, frames: int | None, compute: bool, full: bool, batchnorm: bool = False) -> dict:
     was_training = model.training
     model.eval()
     x = example_input(model, 1, frames)
 
     def once() -> dict:
-        macs, flops = _counts(model, x, full)
+        macs, flops = _counts(model, x, full, batchnorm)
         return {"paper": 2 * macs, "full": flops}
 
     try:
@@ -157,13 +163,13 @@ def _count(model: nn.Module, frames: int | None, compute: bool, full: bool) -> d
 
 
 def count_flops(model: nn.Module, convention: str = "paper", frames: int | None = None,
-                compute: bool = False) -> int:
+                compute: bool = False, batchnorm: bool = False) -> int:
     """FLOPs of one forward pass on one input window (batch 1). ``convention``: ``"paper"`` or ``"full"``.
     ``compute``: do the arithmetic too (the count is the same; without it the pass runs under :class:`ShapesOnly`,
-    several times faster)."""
+    several times faster). ``batchnorm``: the paper convention counts BatchNorm too (see the module docstring)."""
     if convention not in ("paper", "full"):
         raise ValueError(f"convention must be 'paper' or 'full', got {convention!r}")
-    return _count(model, frames, compute, full=convention == "full")[convention]
+    return _count(model, frames, compute, full=convention == "full", batchnorm=batchnorm)[convention]
 
 
 def flop_counts(model: nn.Module, frames: int | None = None, compute: bool = False) -> dict[str, int]:
