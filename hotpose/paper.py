@@ -40,6 +40,12 @@ PAPER: dict[str, PaperRow] = {
     "poseformer_81": PaperRow("PoseFormer", 9.60, 1.63, 44.3),
     "tpc_poseformer_81": PaperRow("TPC w. PoseFormer (ours: not in the paper)", None, None),
     # --- Strided Transformer and P-STMO (hotpose/zoo/strided.py) ---
+    "strided_351": PaperRow("Strided", 4.35, 1.60, 43.7),
+    "tpc_strided_351": PaperRow("TPC w. Strided (ours: not in the paper)", None, None),
+    # The table's 1.74 G is P-STMO's own thop figure with BatchNorm counted (1.737); without it, as every other
+    # row, ours gives 1.733 (efficiency.count_flops(..., batchnorm=True) gives 1.737).
+    "pstmo_243": PaperRow("P-STMO", 7.01, 1.74, 42.8),
+    "tpc_pstmo_243": PaperRow("TPC w. P-STMO (ours: not in the paper)", None, None),
     # --- STCFormer (hotpose/zoo/stcformer.py) ---
     # The table's 156.22 G came from another counter; ours gives 156.19 (see hotpose/zoo/stcformer.py).
     "stcformer_l_243": PaperRow("STCFormer-L", 18.93, 156.22, 40.5),

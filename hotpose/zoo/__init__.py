@@ -10,3 +10,4 @@ from hotpose.zoo import motionagformer  # noqa: F401
 from hotpose.zoo import stcformer  # noqa: F401
 from hotpose.zoo import framewise  # noqa: F401
 from hotpose.zoo import poseformer  # noqa: F401
+from hotpose.zoo import strided  # noqa: F401
