@@ -292,7 +292,7 @@ def train_preset(tmp_path, preset: str, *overrides: str, name: str = "run") -> P
     out = tmp_path / name
     rc = main(["train", str(ROOT / "configs" / "h36m" / preset), "--out", str(out), "--threads", "1",
                "--no-progress", f"data.root={data}", "data.train_subjects=[S1,S5]", "data.val_fraction=0.0",
-               "data.test_subjects=[S11]", "model.args={frames: 27, dim: 16, ffn_hidden: 32, heads: 4}",
+               "data.test_subjects=[S11]", "model.args={frames: 27, dim: 16, ffn_hidden: 32, heads: 4, vte_depth: 2}",
                "train.batch_size=8", "train.select_on=last", *overrides])
     assert rc == 0
     return out
