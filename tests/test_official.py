@@ -87,7 +87,7 @@ def test_hot_checkpoint_loaded_as_plain_mixste_is_refused():
 
 def test_unknown_arch_and_bad_files(tmp_path):
     with pytest.raises(KeyError, match="unknown official"):
-        hotpose.load_official("poseformer", {})
+        hotpose.load_official("no_such_arch", {})
     with pytest.raises(FileNotFoundError):
         hotpose.load_official("mixste", tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
