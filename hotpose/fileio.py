@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import torch
 
 
@@ -124,6 +125,30 @@ def _what_file(path: Path) -> str:
         return "not a PyTorch file (unrecognised binary content)"
 
 
+def _numpy_globals() -> list:
+    """The numpy constructors that training scripts leave in checkpoints beside the weights (arrays, dtypes, a
+    ``np.random.RandomState``, as VideoPose3D-style scripts save): data only, so loading them is as safe as loading
+    tensors. Where this numpy keeps them varies by version; those not found are left out."""
+    import importlib
+
+    names = [("numpy", "ndarray"), ("numpy", "dtype"), ("numpy._core.multiarray", "_reconstruct"),
+             ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+             ("numpy.core.multiarray", "scalar"), ("numpy.random._pickle", "__randomstate_ctor"),
+             ("numpy.random._pickle", "__bit_generator_ctor"), ("numpy.random._pickle", "__generator_ctor"),
+             ("numpy.random._mt19937", "MT19937"), ("numpy.random._pcg64", "PCG64"),
+             ("numpy.random.mtrand", "RandomState")]
+    found = []
+    for module, name in names:
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    found += sorted({type(np.dtype(t)) for t in (np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                                                 np.int64, np.uint64, np.float16, np.float32, np.float64)},
+                    key=lambda t: t.__name__)
+    return found
+
+
 def read_torch_file(path: str | Path, what: str = "checkpoint", map_location="cpu"):
     """``torch.load(path, weights_only=True)`` with errors a user can act on: FileNotFoundError when there is no
     such file, ValueError naming what the file is (a folder, an empty, text or damaged file) and what was expected
@@ -135,6 +160,7 @@ def read_torch_file(path: str | Path, what: str = "checkpoint", map_location="cp
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(_numpy_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
     except Exception:  # torch raises many types (KeyError, IndexError, EOFError, UnpicklingError...) for such files
         raise ValueError(f"{path} is {_what_file(path)}; expected {article} {what} (a PyTorch .pt/.pth file)") from None

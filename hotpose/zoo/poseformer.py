@@ -23,8 +23,8 @@ counter. The table's other rows are reproduced without norms, so the convention 
 Official checkpoints (``detected81f.bin``, ``gt81f.bin``) are dicts whose ``model_pos`` holds the weights of a
 DataParallel-wrapped model (``module.`` prefixes); :func:`hotpose.load_official` ``("poseformer", ...)`` unwraps both
 and refuses a file that does not cover every parameter. The files also pickle a NumPy ``RandomState`` (key
-``random_state``), which a weights-only load refuses: load such a file you trust with
-``torch.load(path, weights_only=False)`` and pass the dict.
+``random_state``) and arrays; the weights-only reader (:func:`hotpose.fileio.read_torch_file`) accepts those numpy
+data types, so such a file loads by its path.
 """
 from __future__ import annotations
 
