@@ -154,14 +154,20 @@ def _lift(args: argparse.Namespace) -> int:
 def _infer(args: argparse.Namespace) -> int:
     from hotpose.video.demo import run_infer
     return run_infer(args.source, args.out, args.checkpoint, args.arch, render=not args.no_render, gif=args.gif,
-                     overwrite=args.overwrite, device=args.device)
+                     overwrite=args.overwrite, device=args.device, workers=args.workers, html=args.html)
+
+
+def _view(args: argparse.Namespace) -> int:
+    from hotpose.video.viewer import run_view
+    return run_view(args.results, args.out, video=args.video, overwrite=args.overwrite,
+                    max_images=args.max_images)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from hotpose.video.demo import run_demo, run_infer
     if args.video:
         return run_infer(args.video, args.out, args.checkpoint, args.arch, render=True, gif=args.gif,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, workers=args.workers, html=True)
     given = [flag for flag, on in (("--checkpoint", args.checkpoint), ("--arch", args.arch), ("--gif", args.gif))
              if on]
     if given:
@@ -171,7 +177,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hotpose.engine.cli import add_subcommands, positive_int, threads_int  # train, evaluate; argument types
+    from hotpose.engine.cli import _int_at_least, add_subcommands, positive_int, threads_int  # argument types
+
+    workers_int, count_int = _int_at_least(0, " (every core)"), _int_at_least(0)
 
     parser = argparse.ArgumentParser(prog="hotpose", description="Efficient video 3D human pose estimation (HoT).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,7 +238,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the GPU when there is one); the 2D detector runs on the CPU")
     p.add_argument("--no-render", action="store_true", help="skip the rendered video")
     p.add_argument("--gif", action="store_true", help="render a GIF instead of an mp4")
+    p.add_argument("--html", action="store_true", help="also write NAME.html, the interactive 3D viewer (as "
+                   "`hotpose view` writes it)")
+    p.add_argument("--workers", type=workers_int, default=0, help="processes and threads for the overlapped "
+                   "stages (decoding beside 2D detection, rendering in parallel); default 0: every core; 1: one "
+                   "stage after another. The outputs are the same")
     p.set_defaults(func=_infer)
+
+    p = sub.add_parser("view", help="write an interactive 3D viewer of a result (one offline HTML file)")
+    p.add_argument("results", nargs="+", help="result npz file(s) of `hotpose infer` or `hotpose lift` (pose_3d "
+                   "(T, 17, 3) or (P, T, 17, 3)); several are shown together (people of one video)")
+    p.add_argument("--out", help="the HTML file to write (default: the first result's name with .html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--video", help="the video the result came from, for the 2D panel's frames (default: the "
+                   "`source` that `hotpose infer` stores in the npz, when that file exists)")
+    p.add_argument("--max-images", type=count_int, default=None, help="video frames embedded at most, evenly "
+                   "spaced (default 400; 0: none)")
+    p.set_defaults(func=_view)
 
     p = sub.add_parser("demo", help="lift the built-in sample (or VIDEO) and print the model's FLOPs and speed")
     p.add_argument("video", nargs="?", help="a video or folder to run `hotpose infer` on instead of the sample")
@@ -242,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the sample's outputs are always replaced)")
     p.add_argument("--gif", action="store_true", help="with VIDEO: render a GIF instead of an mp4")
     p.add_argument("--mp4", action="store_true", help="sample: render an mp4 (needs OpenCV) instead of a GIF")
+    p.add_argument("--workers", type=workers_int, default=0, help="with VIDEO: as for infer (default 0: every core)")
     p.set_defaults(func=_demo)
 
     add_subcommands(sub)

@@ -79,7 +79,7 @@ def _summary(r: VideoResult) -> str:
             f"{r.bone_cv:.3f} (pose_3d and BVH: a skeleton with fixed bone lengths)\n  wrote {files}")
 
 
-def _plan(source, out, render: bool, gif: bool, overwrite: bool) -> list[Path]:
+def _plan(source, out, render: bool, gif: bool, overwrite: bool, html: bool = False) -> list[Path]:
     """Check, before any decoding, what ``hotpose infer`` will write: ``out`` must be a folder that can be written,
     two videos must not share their outputs, no output may be an input video, and existing outputs are refused
     unless ``overwrite``. Returns this process's videos."""
@@ -100,12 +100,12 @@ def _plan(source, out, render: bool, gif: bool, overwrite: bool) -> list[Path]:
         by_stem[v.stem] = v
     inputs = {v.resolve() for v in videos}
     for v in videos:
-        for p in planned_outputs(v.stem, out, render, gif):
+        for p in planned_outputs(v.stem, out, render, gif, html):
             if p.resolve() in inputs:
                 raise ValueError(f"{p} is an input video and would be replaced by an output of {v.name}; choose "
                                  f"another --out")
     if not overwrite:
-        existing = {v.stem: existing_outputs(v.stem, out, render, gif) for v in videos}
+        existing = {v.stem: existing_outputs(v.stem, out, render, gif, html) for v in videos}
         existing = {k: e for k, e in existing.items() if e}
         if existing:
             names = [p.name for e in existing.values() for p in e]
@@ -121,10 +121,11 @@ def _plan(source, out, render: bool, gif: bool, overwrite: bool) -> list[Path]:
 
 
 def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif: bool = False,
-              overwrite: bool = False, device: str = "cpu") -> int:
+              overwrite: bool = False, device: str = "cpu", workers: int = 0, html: bool = False) -> int:
     """``hotpose infer``: returns the exit status (1 when some video failed: no person, unreadable, ...).
     Everything that can be checked before decoding is: the options, the outputs (existing ones are refused
-    unless ``overwrite``) and the checkpoint."""
+    unless ``overwrite``) and the checkpoint. workers: 0 every core, 1 the stages one after another
+    (:mod:`hotpose.video.pipeline`); html: also write each video's viewer NAME.html."""
     _setup_logging()
     from .detect import require
     try:
@@ -140,18 +141,25 @@ def run_infer(source, out, checkpoint=None, arch=None, render: bool = True, gif:
                          + ("is a folder, not a checkpoint file" if Path(checkpoint).is_dir() else "no such file"))
     from hotpose.engine.distributed import pick_device
     device = pick_device(device)  # "auto": the GPU when there is one; refuses a CUDA device this machine lacks
-    videos = _plan(source, out, render, gif, overwrite)
+    videos = _plan(source, out, render, gif, overwrite, html)
     lifter = load_lifter(checkpoint, arch)
     lifter.model.to(device)
+    from .pipeline import default_workers
+    workers = workers or default_workers()
     t0 = time.perf_counter()
-    results = infer(source, out, lifter, render=render, gif=gif)
+    results = infer(source, out, lifter, render=render, gif=gif, workers=workers, html=html)
     for r in results:  # failed videos were logged by infer()
         if isinstance(r, VideoResult):
             print(_summary(r), file=sys.stderr)
     done = [r for r in results if isinstance(r, VideoResult)]
     failed = [r for r in results if not isinstance(r, VideoResult)]
-    print(f"{len(done)} of {len(results)} videos done in {time.perf_counter() - t0:.1f} s; outputs in {out}",
-          file=sys.stderr)
+    frames = sum(r.num_frames for r in done)
+    took = time.perf_counter() - t0
+    print(f"{len(done)} of {len(results)} videos done in {took:.1f} s ({frames / max(took, 1e-9):.1f} frames/s, "
+          f"{workers} worker{'s' if workers > 1 else ''}); outputs in {out}", file=sys.stderr)
+    for r in done:
+        if "html" in r.outputs:
+            print(f"  viewer: {r.outputs['html']} (open it in a browser)", file=sys.stderr)
     for r in done:
         if r.header_frames:
             print(f"hotpose infer: warning: {r.name}: decoded {r.num_frames} of the {r.header_frames} frames its "
@@ -221,7 +229,8 @@ def run_demo(out="hotpose_demo", gif: bool = True, runs: int = 5) -> int:
     timings: dict[str, float] = {}
     try:
         r = process_keypoints("sports2d_demo", sample["keypoints_2d"], sample["scores"], sample["image_size"],
-                              sample["fps"], out, lifter, frames=None, render=True, gif=gif, timings=timings)
+                              sample["fps"], out, lifter, frames=None, render=True, gif=gif, timings=timings,
+                              html=True)
     except NoPersonError as e:
         print(e, file=sys.stderr)
         return 1
@@ -230,5 +239,7 @@ def run_demo(out="hotpose_demo", gif: bool = True, runs: int = 5) -> int:
     if "render" in r.outputs:
         print(f"  animation: 2D skeleton (left, no video frame) beside the 3D skeleton (right): "
               f"{r.outputs['render']}", file=sys.stderr)
+    print(f"  interactive 3D viewer (open it in a browser; drag to turn, wheel to zoom): "
+          f"{Path(r.outputs['html']).resolve()}", file=sys.stderr)
     print(efficiency_report(lifter.model, runs=runs))
     return 0

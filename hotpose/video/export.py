@@ -5,7 +5,8 @@ metres, camera convention (x right, y down, z away), as the lifter returns it; `
 height) pixels; `joint_names` (17,) and `parents` (17,) of hotpose.skeleton; `units` {"keypoints_2d": "pixel",
 "pose_3d": "metre"}. The JSON holds nested lists (T x 17 x C) with NaN written as null, plus `num_frames`.
 `pose_3d_raw` (T, 17, 3), when given: the lifter's own output, where `pose_3d` is a fitted skeleton; `valid` (T,)
-bool, when given: frames that are not inside a long gap without a person (both as ``hotpose infer`` writes them).
+bool, when given: frames that are not inside a long gap without a person (both as ``hotpose infer`` writes them);
+`source` (a string), when given: the path of the video.
 """
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def _nested(a: np.ndarray):
 
 
 def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, image_size,
-                 pose_3d_raw=None, valid=None, paths: tuple | None = None) -> tuple[Path, Path]:
+                 pose_3d_raw=None, valid=None, paths: tuple | None = None, source: str | None = None
+                 ) -> tuple[Path, Path]:
     """Write DIR/<name>.npz and DIR/<name>.json (keys in the module docstring), each atomically (a temporary name,
     then renamed); returns both paths. ``paths``: (npz, json) file names to write instead (e.g. temporary names
-    of a caller that renames them itself)."""
+    of a caller that renames them itself). ``source``: the video the keypoints came from (its path; ``hotpose
+    view`` shows its frames)."""
     kp = np.asarray(keypoints_2d, dtype=np.float32)
     sc = np.asarray(scores, dtype=np.float32)
     p3 = np.asarray(pose_3d, dtype=np.float32)
@@ -41,6 +44,8 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
         extra["pose_3d_raw"] = np.asarray(pose_3d_raw, dtype=np.float32)
     if valid is not None:
         extra["valid"] = np.asarray(valid, dtype=bool)
+    if source is not None:
+        extra["source"] = np.array(str(source))
     t = kp.shape[0] if kp.ndim else 0
     if kp.shape != (t, NUM_JOINTS, 2) or sc.shape != (t, NUM_JOINTS) or p3.shape != (t, NUM_JOINTS, 3) or \
             extra.get("pose_3d_raw", p3).shape != p3.shape or extra.get("valid", np.zeros(t)).shape != (t,):
@@ -63,6 +68,7 @@ def save_outputs(out_dir, name: str, keypoints_2d, scores, pose_3d, fps: float, 
     doc = {"name": name, "fps": float(fps), "image_size": [int(v) for v in size], "num_frames": t,
            "joint_names": list(JOINT_NAMES), "parents": list(PARENTS), "units": units,
            "keypoints_2d": _nested(kp), "scores": _nested(sc), "pose_3d": _nested(p3),
-           **{k: [bool(b) for b in v] if k == "valid" else _nested(v) for k, v in extra.items()}}
+           **{k: [bool(b) for b in v] if k == "valid" else str(v) if k == "source" else _nested(v)
+              for k, v in extra.items()}}
     atomic_write_bytes(js, json.dumps(doc, separators=(",", ":")).encode())
     return npz, js

@@ -84,11 +84,17 @@ class VideoResult:
 
 
 def _progress(iterable, total=None, desc="", enabled=True):
+    """A progress bar over ``iterable`` (frames/s and the time left); with ``iterable`` None, a bar to update."""
     if not enabled:
         return iterable
     from tqdm.auto import tqdm
     # disable=None: no bar when stderr is not a terminal (logs, CI)
     return tqdm(iterable, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True, disable=None)
+
+
+def _render_size(renderer_args: dict) -> tuple[int, int]:
+    from .render import SequenceRenderer
+    return SequenceRenderer(**renderer_args).size
 
 
 def list_videos(path) -> list[Path]:
@@ -194,13 +200,14 @@ def bone_cv(pose_3d, valid=None) -> float:
     return float(np.mean(lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)))
 
 
-def planned_outputs(name: str, out_dir, render: bool = True, gif: bool = False) -> list[Path]:
+def planned_outputs(name: str, out_dir, render: bool = True, gif: bool = False, html: bool = False) -> list[Path]:
     """The files :func:`process_keypoints` writes for a video ``name`` whatever its tracks: NAME.npz, NAME.json,
-    NAME.bvh and, with ``render``, NAME_3d.mp4 (or .gif). With several tracks NAME_track<i>.bvh replace NAME.bvh
-    (see :func:`existing_outputs`)."""
+    NAME.bvh, with ``render`` NAME_3d.mp4 (or .gif) and with ``html`` the viewer NAME.html. With several tracks
+    NAME_track<i>.bvh replace NAME.bvh (see :func:`existing_outputs`)."""
     out = Path(out_dir)
     files = [out / f"{name}.npz", out / f"{name}.json", out / f"{name}.bvh"]
-    return files + ([out / f"{name}_3d.{'gif' if gif else 'mp4'}"] if render else [])
+    return files + ([out / f"{name}_3d.{'gif' if gif else 'mp4'}"] if render else []) + \
+        ([out / f"{name}.html"] if html else [])
 
 
 def _glob_escape(text: str) -> str:
@@ -216,10 +223,10 @@ def _track_bvh(name: str, out_dir) -> list[Path]:
     return sorted(p for p in out.glob(f"{_glob_escape(name)}_track*.bvh") if pattern.fullmatch(p.name))
 
 
-def existing_outputs(name: str, out_dir, render: bool = True, gif: bool = False) -> list[Path]:
+def existing_outputs(name: str, out_dir, render: bool = True, gif: bool = False, html: bool = False) -> list[Path]:
     """The outputs of video ``name`` that already exist in ``out_dir`` (those :func:`planned_outputs` lists, and
     NAME_track<i>.bvh of an earlier run with several tracks): what a run would replace."""
-    return [p for p in planned_outputs(name, out_dir, render, gif) if p.exists()] + _track_bvh(name, out_dir)
+    return [p for p in planned_outputs(name, out_dir, render, gif, html) if p.exists()] + _track_bvh(name, out_dir)
 
 
 def _staged_name(path: Path) -> Path:
@@ -268,12 +275,15 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                       frames: Callable[[], Iterable[np.ndarray]] | None = None, render: bool = True,
                       gif: bool = False, max_gap: float = 1.0, progress: bool = True,
                       timings: dict | None = None, render_height: int | None = None,
-                      gif_fps: float = 15.0) -> VideoResult:
+                      gif_fps: float = 15.0, pool=None, video=None, html: bool = False) -> VideoResult:
     """Lift H36M-17 keypoints (T, 17, 2) px (NaN rows = no person) and write every output of one video.
 
     frames: a callable returning the video's RGB frames again for rendering (None: skeletons on a plain
     background); render_height: pixels (default 480 for mp4, 360 for GIF); a GIF keeps at most ``gif_fps`` frames
-    a second. Returns a :class:`VideoResult`."""
+    a second. pool: a :class:`~hotpose.video.pipeline.RenderPool` that draws the frames in parallel, decoding
+    ``video`` (a path, or None for a plain background) itself; the rendering is the same. html: also write the
+    interactive viewer NAME.html (:mod:`hotpose.video.viewer`; the frame strip from ``video``). Returns a
+    :class:`VideoResult`."""
     timings = {} if timings is None else timings
     kp = np.asarray(keypoints_2d, np.float32)
     sc = np.asarray(scores, np.float32)
@@ -317,7 +327,7 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
 
     try:
         _write_all(result, out, name, kp, sc, pose, raw, valid, fps, frames, render, gif, progress, timings,
-                   render_height, gif_fps, stage)
+                   render_height, gif_fps, stage, pool, video, html)
         _commit(staged)
     except BaseException:
         for tmp in staged.values():
@@ -330,14 +340,14 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
 
 
 def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, valid, fps, frames, render, gif,
-               progress, timings, render_height, gif_fps, stage) -> None:
+               progress, timings, render_height, gif_fps, stage, pool=None, video=None, html=False) -> None:
     """Write every output of one video to the temporary names ``stage(final)`` returns; ``result.outputs`` gets
     the final names."""
     t = len(kp)
     t0 = time.perf_counter()
     npz, js = out / f"{name}.npz", out / f"{name}.json"
     save_outputs(out, name, kp, sc, pose, fps, result.image_size, pose_3d_raw=raw, valid=valid,
-                 paths=(stage(npz), stage(js)))
+                 paths=(stage(npz), stage(js)), source=None if video is None else str(Path(video).resolve()))
     result.outputs.update(npz=npz, json=js)
     if len(result.tracks) > 1:  # a skeleton per track: one BVH file each, "bvh" is the longest track's
         for i, (a, b) in enumerate(result.tracks, 1):
@@ -354,7 +364,38 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
         result.outputs["bvh"] = path
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
 
-    if render:
+    if html:
+        from .viewer import write_viewer
+
+        t0 = time.perf_counter()
+        decode0 = timings.get("decode", 0.0)
+        path = out / f"{name}.html"
+        write_viewer(stage(path), [{"name": name, "keypoints_2d": kp, "pose_3d": pose, "valid": valid,
+                                    "tracks": result.tracks}], fps, result.image_size, video=video, timer=timings)
+        timings["html"] = timings.get("html", 0.0) + time.perf_counter() - t0 - (timings.get("decode", 0.0) - decode0)
+        result.outputs["html"] = path
+
+    if render and pool is not None:
+        from .render import open_writer
+
+        height = render_height or (360 if gif else 480)
+        args = dict(keypoints_2d=kp, pose_3d=pose, image_size=result.image_size, valid=valid, height=height,
+                    crop=video is None)
+        size = _render_size(args)
+        step = max(1, int(round(fps / gif_fps))) if gif else 1
+        path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
+        writer = open_writer(stage(path), size, fps / step)
+        bar = _progress(None, t, f"render {name}", progress) if progress else None
+        try:
+            pool.render(args, t, writer, video=video, step=step, timer=timings,
+                        progress=None if bar is None else (lambda n: bar.update(n - bar.n)))
+        finally:
+            writer.close()
+            if bar is not None:
+                bar.close()
+        timings["render"] = timings.pop("draw", 0.0) + timings.pop("encode", 0.0)
+        result.outputs["render"] = path
+    elif render:
         from .render import SequenceRenderer, open_writer
 
         t_render = time.perf_counter()
@@ -379,18 +420,44 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
 
 
 def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,
-                  max_gap: float = 1.0, progress: bool = True, render_height: int | None = None) -> VideoResult:
-    """Decode, detect (default: :class:`~hotpose.video.detect.BlazePoseDetector`), lift and write one video."""
-    from .detect import BlazePoseDetector, detect_frames, read_video, video_info
+                  max_gap: float = 1.0, progress: bool = True, render_height: int | None = None,
+                  workers: int = 1, pool=None, html: bool = False) -> VideoResult:
+    """Decode, detect (default: :class:`~hotpose.video.detect.BlazePoseDetector`), lift and write one video.
+
+    workers > 1: decode in a thread beside the detector, and render through ``pool`` (a
+    :class:`~hotpose.video.pipeline.RenderPool`; None: one is started for this video) (:mod:`hotpose.video.pipeline`);
+    the outputs are those of ``workers=1``. html: also write the interactive viewer NAME.html."""
+    from .detect import video_info
+    from .pipeline import RenderPool
 
     path = Path(path)
     info = video_info(path)
     timings: dict[str, float] = {}
+    own_pool = workers > 1 and render and pool is None
+    if own_pool:  # started now, so that the processes' start-up overlaps the 2D pass
+        pool = RenderPool(workers)
+    try:
+        return _process_video(path, info, timings, out_dir, lifter, detector, render, gif, max_gap, progress,
+                              render_height, workers, pool if workers > 1 else None, html)
+    finally:
+        if own_pool:
+            pool.close()
+
+
+def _process_video(path: Path, info: dict, timings: dict, out_dir, lifter, detector, render, gif, max_gap, progress,
+                   render_height, workers, pool, html) -> VideoResult:
+    from .detect import BlazePoseDetector, detect_frames, read_video
+    from .pipeline import FrameReader
+
     own = detector is None
     detector = BlazePoseDetector() if own else detector
     try:
-        frames = _progress(read_video(path, timings), info["frames"] or None, f"2D {path.stem}", progress)
-        raw, raw_sc, size = detect_frames(detector, frames, timings)
+        source = FrameReader(path, timings) if workers > 1 else read_video(path, timings)
+        frames = _progress(source, info["frames"] or None, f"2D {path.stem}", progress)
+        try:
+            raw, raw_sc, size = detect_frames(detector, frames, timings)
+        finally:
+            source.close()
     finally:
         if own:
             detector.close()
@@ -402,7 +469,8 @@ def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif
     kp[~np.isfinite(raw).all(-1).any(-1)] = np.nan
     result = process_keypoints(path.stem, kp, sc, size, info["fps"], out_dir, lifter,
                                frames=lambda: read_video(path, timings), render=render, gif=gif, max_gap=max_gap,
-                               progress=progress, timings=timings, render_height=render_height)
+                               progress=progress, timings=timings, render_height=render_height, pool=pool,
+                               video=path, html=html)
     if info["frames"] > 0 and decoded != info["frames"]:
         result.header_frames = info["frames"]
     n = result.num_frames
@@ -413,10 +481,11 @@ def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif
 
 def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif: bool = False,
           max_gap: float = 1.0, progress: bool = True, rank: int | None = None,
-          world_size: int | None = None) -> list[VideoResult | Exception]:
+          world_size: int | None = None, workers: int = 1, html: bool = False) -> list[VideoResult | Exception]:
     """Process a video or this rank's share of a folder of videos; a video that fails (without a person, an
     unreadable or empty file, ...) is logged and reported as its exception (``e.video``: its path), the others go
-    on."""
+    on. workers > 1: the stages of each video overlap (:mod:`hotpose.video.pipeline`; one set of render processes
+    serves every video); the outputs are those of ``workers=1``. html: also write each video's viewer NAME.html."""
     videos = list_videos(source)
     if not videos:
         raise FileNotFoundError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {source}")
@@ -425,18 +494,33 @@ def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif:
         log.info("this rank processes %d of %d videos", len(mine), len(videos))
     lifter = load_lifter() if lifter is None else lifter
     results: list[VideoResult | Exception] = []
-    for v in mine:
-        try:
-            results.append(process_video(v, out_dir, lifter, detector, render, gif, max_gap, progress))
-        except NoPersonError as e:
-            log.error("%s", e)
-            e.video = v
-            results.append(e)
-        except Exception as e:  # noqa: BLE001 - one bad file must not stop the batch; each is reported
-            log.error("%s: %s", v.name, describe_error(e))
-            e.video = v
-            results.append(e)
+    pool = None
+    try:
+        for v in mine:
+            if workers > 1 and render and (pool is None or pool.broken):
+                from .pipeline import RenderPool
+                pool = RenderPool(workers)
+            results.append(_one_video(v, out_dir, lifter, detector, render, gif, max_gap, progress, workers, pool,
+                                      html))
+    finally:
+        if pool is not None:
+            pool.close()
     return results
+
+
+def _one_video(v: Path, out_dir, lifter, detector, render, gif, max_gap, progress, workers, pool, html):
+    """process_video, or the exception of a video that failed (logged; ``e.video``: its path)."""
+    try:
+        return process_video(v, out_dir, lifter, detector, render, gif, max_gap, progress, workers=workers,
+                             pool=pool, html=html)
+    except NoPersonError as e:
+        log.error("%s", e)
+        e.video = v
+        return e
+    except Exception as e:  # noqa: BLE001 - one bad file must not stop the batch; each is reported
+        log.error("%s: %s", v.name, describe_error(e))
+        e.video = v
+        return e
 
 
 def describe_error(e: BaseException) -> str:
