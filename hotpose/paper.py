@@ -34,6 +34,10 @@ PAPER: dict[str, PaperRow] = {
     "mhformer_351": PaperRow("MHFormer", 31.52, 14.15, 43.0),
     "tpc_mhformer_351": PaperRow("TPC w. MHFormer", 31.52, 8.22, 43.0),
     "hot_mhformer_351": PaperRow("HoT w. MHFormer (ours: not in the paper)", None, None),
+    "hhot_mixste_243": PaperRow("Hierarchical HoT w. MixSTE (ours: not in the paper)", None, None),
+    "hhot_mixste_243_stepwise": PaperRow("Hierarchical HoT w. MixSTE, stepwise recovery (ours)", None, None),
+    "hhot_motionbert_243": PaperRow("Hierarchical HoT w. MotionBERT (ours: not in the paper)", None, None),
+    "hhot_motionbert_243_stepwise": PaperRow("Hierarchical HoT w. MotionBERT, stepwise recovery (ours)", None, None),
     # --- PoseFormer (hotpose/zoo/poseformer.py) ---
     # The table's 1.63 G matches LayerNorm counted as thop's normalisation hook counts it (1.6310 G); without
     # norms, as every other row, ours gives 1.6247 (see hotpose/zoo/poseformer.py).

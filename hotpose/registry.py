@@ -38,7 +38,16 @@ def tiny_overrides(name: str) -> dict:
     backbone = model.config["backbone"]
     kw = dict(TINY[backbone])
     hg = model.config["hourglass"]
-    if hg is not None:
+    if hg is not None and hg.get("schedule"):  # each step scaled, counts still falling, stages still rising
+        frames = kw.get("frames", model.backbone.frames)
+        first = model.backbone.first_prunable_stage
+        stages = build_model(name, **kw, schedule=None, keep=1, prune_at=first).backbone.num_stages
+        steps = hg["schedule"][: stages - first]
+        kw["schedule"] = [[first + k, max(len(steps) - k + 1, round(n * frames / model.backbone.frames))]
+                          for k, (_, n) in enumerate(steps)]
+        for k in range(1, len(steps)):
+            kw["schedule"][k][1] = min(kw["schedule"][k][1], kw["schedule"][k - 1][1] - 1)
+    elif hg is not None:
         frames = kw.get("frames", model.backbone.frames)
         kw["keep"] = max(2, round(hg["keep"] * frames / model.backbone.frames))
         first = model.backbone.first_prunable_stage
@@ -83,11 +92,34 @@ def compose(name: str, backbone: str, backbone_args: dict, hourglass: HourglassC
         else:
             valid = sorted(bb_fields | (hg_fields if hg_args is not None else set()))
             raise TypeError(f"{name}: unknown setting {key!r}; valid settings: {', '.join(valid)}")
+    if hg_args is not None and hg_args.get("schedule"):
+        fixed = {k: overrides[k] for k in ("keep", "prune_at") if k in overrides}
+        derived = {"keep": hg_args["schedule"][-1][1], "prune_at": hg_args["schedule"][0][0]}
+        clash = {k: v for k, v in fixed.items() if v != derived[k]}
+        if clash:
+            raise ValueError(f"{name}: {', '.join(f'{k}={v}' for k, v in clash.items())} contradicts the schedule "
+                             f"{hg_args['schedule']} (it sets keep to its last count and prune_at to its first "
+                             f"stage); change the schedule, or pass schedule=None for one step")
     bb_cfg = cfg_cls(**bb_args)
     hg_cfg = HourglassConfig(**hg_args) if hg_args is not None else None
     config = {"name": name, "backbone": backbone, "backbone_config": asdict(bb_cfg),
-              "hourglass": asdict(hg_cfg) if hg_cfg else None}
+              "hourglass": hourglass_dict(hg_cfg) if hg_cfg else None}
     return HourglassModel(bb_cls(bb_cfg, hg_cfg), hg_cfg, config=config)
+
+
+# Hourglass settings added after models were stored without them, with the value that changes nothing: a model's
+# config leaves them out at that value, so the configs of one-step models (checkpoints, records, golden files) are
+# what they were, and a stored config without them rebuilds with it.
+HOURGLASS_ADDED_LATER = {"schedule": None, "stepwise_recovery": False}
+
+
+def hourglass_dict(hg: HourglassConfig) -> dict:
+    """``asdict(hg)`` without the :data:`HOURGLASS_ADDED_LATER` settings at their do-nothing value."""
+    d = asdict(hg)
+    for key, value in HOURGLASS_ADDED_LATER.items():
+        if d[key] == value:
+            del d[key]
+    return d
 
 
 def build_from_config(config: dict) -> nn.Module:

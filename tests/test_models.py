@@ -51,11 +51,11 @@ def test_keep_idx_injection_and_rebuild(name):
     with torch.no_grad():
         first = model(x)
         if model.hourglass is not None:
-            again = model(x, keep_idx=first.keep_idx)
+            again = model(x, keep_idx=first.levels)
             torch.testing.assert_close(again.pose, first.pose)
         clone = build_from_config(model.config)
         clone.load_state_dict(model.state_dict())
-        torch.testing.assert_close(clone.eval()(x, keep_idx=first.keep_idx).pose, first.pose)
+        torch.testing.assert_close(clone.eval()(x, keep_idx=first.levels).pose, first.pose)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -60,7 +60,7 @@ def predict(model: nn.Module, x: torch.Tensor, flip: bool) -> tuple[torch.Tensor
     pose = out.pose
     if flip:
         kept_only = pose.shape[1] != x.shape[1]
-        mirrored = model(flip_pose(x), keep_idx=out.keep_idx if kept_only else None)
+        mirrored = model(flip_pose(x), keep_idx=(out.levels or out.keep_idx) if kept_only else None)
         pose = (pose + flip_pose(mirrored.pose)) / 2
     return pose, out.keep_idx
 

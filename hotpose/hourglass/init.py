@@ -62,6 +62,7 @@ def init_tra(model: nn.Module, how: str) -> None:
     bb = model.backbone
     F, C = bb.frames, bb.dim
     code = sinusoid(F, C)  # (F, C)
-    model.recover.queries.copy_(code[None])  # added to the backbone's final (normalised) tokens: unit scale
+    for tra in [model.recover, *(model.recover_steps or [])]:  # every level's TRA (stepwise recovery)
+        tra.queries.copy_(code[None])  # added to the backbone's final (normalised) tokens: unit scale
     for emb in bb.temporal_embeddings():  # (1, F, ..., C), frames on axis 1
         emb.copy_(bb.token_scale * code.view(1, F, *[1] * (emb.ndim - 3), C).expand_as(emb))

@@ -19,7 +19,10 @@ class PoseOutput:
     """What every model returns.
 
     pose:     (B, F, J, 3) for seq2seq models, (B, n, J, 3) for seq2frame models (the kept frames).
-    keep_idx: (B, n) int64 kept frames, sorted ascending; None for models that keep every frame.
+    keep_idx: (B, n) int64 kept frames, sorted ascending; None for models that keep every frame. With a schedule
+              of several pruning steps: the frames kept at the deepest level (the last step).
+    levels:   the frames kept at every pruning step, in order ((keep_idx,) for one step; None without an
+              hourglass), as input-window indices; pass it back as ``keep_idx`` to repeat every step's selection.
     aux:      (B, F or n, J, 3) a second prediction for the training loss only, from a backbone whose
               :meth:`Backbone.aux_head` reads an earlier stage (Strided / P-STMO: every frame, or every kept frame,
               from the vanilla encoder, beside the centre frame in ``pose``); None for other backbones.
@@ -28,6 +31,7 @@ class PoseOutput:
     pose: torch.Tensor
     keep_idx: torch.Tensor | None = None
     aux: torch.Tensor | None = None
+    levels: tuple[torch.Tensor, ...] | None = None
 
 
 class Backbone(nn.Module):
@@ -110,7 +114,13 @@ class HourglassModel(nn.Module):
 
     ``model(x, keep_idx=None)``: x (B, F, J, C_in) normalised 2D keypoints (plus confidence for 3-channel models),
     F <= ``backbone.frames``. Passing ``keep_idx`` (B, n) skips the selection and uses those frames (flip test-time
-    augmentation reuses the first pass's indices). Returns :class:`PoseOutput`.
+    augmentation reuses the first pass's indices); with a schedule of several steps pass the output's ``levels``
+    (one (B, n_k) tensor per step). Returns :class:`PoseOutput`.
+
+    The hourglass prunes at every step of ``hourglass.steps`` (one step, or a schedule): before the step's stage the
+    pruner chooses n_k of the frames still present, from their pooled features; the kept tokens (and, with
+    ``pos_token``, a rank embedding of the step) go on. The recoverer restores all F frames from the deepest level
+    at the end, or, with ``stepwise_recovery``, one level at a time in reverse (one recoverer per step).
     """
 
     def __init__(self, backbone: Backbone, hourglass: HourglassConfig | None = None, config: dict | None = None):
@@ -119,22 +129,35 @@ class HourglassModel(nn.Module):
         self.hourglass = hourglass
         self.config = config or {}
         if hourglass is not None:
-            if hourglass.prune_at >= backbone.num_stages:
-                raise ValueError(f"prune_at={hourglass.prune_at} but the backbone has {backbone.num_stages} stages")
+            steps = hourglass.steps
+            if steps[-1][0] >= backbone.num_stages:
+                what = "prune_at" if len(steps) == 1 else "the schedule's last stage"
+                raise ValueError(f"{what}={steps[-1][0]} but the backbone has {backbone.num_stages} stages")
             if hourglass.prune_at < backbone.first_prunable_stage:
                 raise ValueError(f"this backbone can prune from stage {backbone.first_prunable_stage} on, "
                                  f"got prune_at={hourglass.prune_at}")
-            if hourglass.keep > backbone.frames:
-                raise ValueError(f"cannot keep {hourglass.keep} of {backbone.frames} frames")
-            self.pos_embed_token = (nn.Parameter(torch.zeros(1, hourglass.keep, backbone.dim))
+            if steps[0][1] > backbone.frames:
+                raise ValueError(f"cannot keep {steps[0][1]} of {backbone.frames} frames")
+            # rank embeddings: the first step's keeps the official name; deeper steps' are extra
+            kept = [n for _, n in steps]
+            self.pos_embed_token = (nn.Parameter(torch.zeros(1, kept[0], backbone.dim))
                                     if hourglass.pos_token else None)
+            self.level_pos_tokens = (nn.ParameterList(nn.Parameter(torch.zeros(1, n, backbone.dim)) for n in kept[1:])
+                                     if hourglass.pos_token and len(kept) > 1 else None)
             self.recover = make_recoverer(hourglass.recoverer, backbone.dim, backbone.frames, backbone.heads,
                                           backbone.qkv_bias)
+            # stepwise: recover_steps[k] restores the frames of step k from those of step k + 1
+            self.recover_steps = (nn.ModuleList(make_recoverer(hourglass.recoverer, backbone.dim, backbone.frames,
+                                                               backbone.heads, backbone.qkv_bias)
+                                                for _ in kept[1:])
+                                  if hourglass.stepwise_recovery and len(kept) > 1 else None)
             self.feature_pool = FeaturePool(backbone)
             init_tra(self, hourglass.tra_init)
         else:
             self.pos_embed_token = None
+            self.level_pos_tokens = None
             self.recover = None
+            self.recover_steps = None
 
     @property
     def seq2frame(self) -> bool:
@@ -162,47 +185,111 @@ class HourglassModel(nn.Module):
         if F > bb.frames:
             raise ValueError(f"the model takes at most {bb.frames} frames per window, got {F}")
         hg = self.hourglass
-        if hg is not None and F < hg.keep:
-            raise ValueError(f"the model keeps {hg.keep} frames, so it needs windows of at least {hg.keep} frames, "
+        first = hg.steps[0][1] if hg is not None else 0
+        if hg is not None and F < first:
+            raise ValueError(f"the model keeps {first} frames, so it needs windows of at least {first} frames, "
                              f"got {F}")
         if not torch.isfinite(x).all():
             raise ValueError("input contains NaN or infinite values; interpolate or drop missing keypoints first")
         if keep_idx is not None:
             if hg is None:
                 raise ValueError("keep_idx was given but this model does not prune")
-            if keep_idx.shape != (B, hg.keep) or keep_idx.dtype != torch.int64:
-                raise ValueError(f"keep_idx must be int64 of shape ({B}, {hg.keep}), got {keep_idx.dtype} "
-                                 f"{tuple(keep_idx.shape)}")
-            if keep_idx.min() < 0 or keep_idx.max() >= F or (keep_idx.diff(dim=1) <= 0).any():
-                raise ValueError("keep_idx must hold unique frame indices in [0, F), sorted ascending")
+            levels = self.as_levels(keep_idx)
+            for k, (idx, (_, n)) in enumerate(zip(levels, hg.steps)):
+                what = "keep_idx" if len(levels) == 1 else f"keep_idx[{k}]"
+                if not isinstance(idx, torch.Tensor) or idx.shape != (B, n) or idx.dtype != torch.int64:
+                    got = f"{idx.dtype} {tuple(idx.shape)}" if isinstance(idx, torch.Tensor) else type(idx).__name__
+                    raise ValueError(f"{what} must be int64 of shape ({B}, {n}), got {got}")
+                if idx.min() < 0 or idx.max() >= F or (idx.diff(dim=1) <= 0).any():
+                    raise ValueError(f"{what} must hold unique frame indices in [0, F), sorted ascending")
+            for k in range(1, len(levels)):
+                inside = torch.searchsorted(levels[k - 1], levels[k]).clamp(max=levels[k - 1].shape[1] - 1)
+                if not bool((levels[k - 1].gather(1, inside) == levels[k]).all()):
+                    raise ValueError(f"keep_idx[{k}] must be a subset of keep_idx[{k - 1}] (each step keeps frames "
+                                     f"the step before it kept)")
 
-    def select(self, tokens: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Run the pruner on the backbone's pooled features: (B, F, J, C) tokens -> (B, n) kept frames."""
+    def as_levels(self, keep_idx) -> tuple:
+        """``keep_idx`` as given to :meth:`forward` -> one (B, n_k) tensor per pruning step. A single tensor is the
+        one step of a one-step model; a model with several steps needs them all (its output's ``levels``)."""
+        steps = self.hourglass.steps
+        if isinstance(keep_idx, torch.Tensor):
+            if len(steps) > 1:
+                raise ValueError(f"this model prunes in {len(steps)} steps: pass keep_idx as the output's levels "
+                                 f"(one (B, n) tensor per step), not only the deepest step's frames")
+            return (keep_idx,)
+        levels = tuple(keep_idx)
+        if len(levels) != len(steps):
+            raise ValueError(f"keep_idx holds {len(levels)} levels but the model prunes in {len(steps)} steps")
+        return levels
+
+    def select(self, tokens: torch.Tensor, x: torch.Tensor, keep: int | None = None,
+               centre: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Run the pruner on the backbone's pooled features: (B, F', J, C) tokens of the frames present, x (B, F',
+        J, C_in) their inputs -> (B, n) positions among them to keep (``keep`` frames, default the hourglass's;
+        ``centre``: the position that must stay, default the window's centre where the hourglass forces it)."""
         hg = self.hourglass
-        centre = (x.shape[1] - 1) // 2 if hg.centre else None
-        return select_frames(hg.pruner, self.feature_pool(tokens), x, hg.keep, centre=centre, k=hg.k)
+        if centre is None and hg.centre:
+            centre = (x.shape[1] - 1) // 2
+        return select_frames(hg.pruner, self.feature_pool(tokens), x, hg.keep if keep is None else keep,
+                             centre=centre, k=hg.k)
+
+    def _prune(self, k: int, keep: int, tokens: torch.Tensor, x: torch.Tensor, present: torch.Tensor | None,
+               given: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pruning step ``k``: keep ``keep`` of the frames ``present`` (input-window indices, None: all) ->
+        (tokens of the kept frames, with the step's rank embedding; their input-window indices)."""
+        if present is None:  # the first step: positions are frame indices
+            if given is not None:
+                pos = given
+            else:  # (the one-step call keeps the two-argument form that benchmarks tap)
+                pos = self.select(tokens, x) if keep == self.hourglass.keep else self.select(tokens, x, keep)
+            idx = pos
+        else:
+            if given is not None:
+                pos = torch.searchsorted(present, given)
+            else:
+                centre = None
+                if self.hourglass.centre:  # the window's centre, kept by every step before: its place among them
+                    centre = (present < (x.shape[1] - 1) // 2).sum(dim=1)
+                pos = self.select(tokens, gather_frames(x, present), keep, centre)
+            idx = present.gather(1, pos)
+        tokens = gather_frames(tokens, pos)  # (B, n, J, C)
+        rank = self.pos_embed_token if k == 0 else (self.level_pos_tokens[k - 1] if self.level_pos_tokens is not None
+                                                   else None)
+        if rank is not None:
+            tokens = tokens + rank[:, :, None]
+        return tokens, idx
 
     def forward(self, x: torch.Tensor, keep_idx: torch.Tensor | None = None) -> PoseOutput:
         self.check_input(x, keep_idx)
         bb, hg = self.backbone, self.hourglass
         F = x.shape[1]
         aux = None
+        steps = dict((stage, (k, n)) for k, (stage, n) in enumerate(hg.steps)) if hg is not None else {}
+        given = self.as_levels(keep_idx) if keep_idx is not None else None
+        levels: list[torch.Tensor] = []
         tokens = bb.embed(x)  # (B, F, J, C)
         for i in range(bb.num_stages):
-            if hg is not None and i == hg.prune_at:
-                if keep_idx is None:
-                    keep_idx = self.select(tokens, x)
-                tokens = gather_frames(tokens, keep_idx)  # (B, n, J, C)
-                if self.pos_embed_token is not None:
-                    tokens = tokens + self.pos_embed_token[:, :, None]
+            if i in steps:
+                k, n = steps[i]
+                tokens, idx = self._prune(k, n, tokens, x, levels[-1] if levels else None,
+                                          None if given is None else given[k])
+                levels.append(idx)
             tokens = bb.stage(i, tokens)
             if i == bb.aux_stage:
                 aux = bb.aux_head(tokens)
-        recover = self.recover
+        keep_idx = levels[-1] if levels else None
         tokens = bb.norm(tokens)
-        if recover is not None and not recover.on_pose:  # TRA: after the backbone's final norm, in every official file
-            tokens = recover(tokens, keep_idx, F)
+        if self.recover is not None and not self.recover.on_pose:  # TRA: after the backbone's final norm, as officially
+            tokens = self._recover(tokens, levels, F)
         pose = bb.head(tokens)
-        if recover is not None and recover.on_pose:
-            pose = recover(pose, keep_idx, F)
-        return PoseOutput(pose, keep_idx, aux)
+        if self.recover is not None and self.recover.on_pose:
+            pose = self._recover(pose, levels, F)
+        return PoseOutput(pose, keep_idx, aux, tuple(levels) if levels else None)
+
+    def _recover(self, x: torch.Tensor, levels: list[torch.Tensor], frames: int) -> torch.Tensor:
+        """All ``frames`` frames from the deepest level's: at once, or level by level (``stepwise_recovery``)."""
+        if self.recover_steps is not None:
+            for k in range(len(levels) - 1, 0, -1):  # level k -> the frames of level k - 1
+                x = self.recover_steps[k - 1](x, levels[k], frames, targets=levels[k - 1])
+            return self.recover(x, levels[0], frames)
+        return self.recover(x, levels[-1], frames)

@@ -26,6 +26,10 @@ def _top_scores(score: torch.Tensor, n: int, centre: int | None) -> torch.Tensor
     """The n best-scoring frames (the centre forced in when given), sorted ascending. score: (B, F) -> (B, n)."""
     if centre is None:
         idx = score.topk(n, dim=-1).indices
+    elif isinstance(centre, torch.Tensor):  # one centre per sample (a later step of a schedule)
+        c = centre.to(score.device).view(-1, 1)
+        score = score.scatter(1, c, -torch.inf)
+        idx = torch.cat([score.topk(n - 1, dim=-1).indices, c], dim=1)
     else:
         score = score.clone()
         score[:, centre] = -torch.inf
@@ -55,6 +59,13 @@ def _motion(features, inputs, n, centre, k):
 def _uniform(features, inputs, n, centre, k):
     B, F = features.shape[:2]
     idx = ((torch.arange(n, device=features.device, dtype=torch.float64) + 0.5) * F / n).floor().long()
+    if isinstance(centre, torch.Tensor):  # one centre per sample (a later step of a schedule)
+        c = centre.to(idx.device).view(-1, 1)
+        idx = idx.expand(B, n).clone()
+        missing = ~(idx == c).any(dim=1)
+        nearest = (idx - c).abs().argmin(dim=1)
+        idx[missing, nearest[missing]] = c[missing, 0]
+        return idx.sort(dim=-1).values
     if centre is not None and not bool((idx == centre).any()):
         idx[(idx - centre).abs().argmin()] = centre  # the nearest bin gives its frame to the centre
         idx = idx.sort().values
@@ -65,9 +76,10 @@ PRUNERS: dict[str, Callable] = {"tpc": _tpc, "uniform": _uniform, "attention": _
 
 
 @torch.no_grad()
-def select_frames(pruner: str, features: torch.Tensor, inputs: torch.Tensor, n: int, *, centre: int | None = None,
-                  k: int = 2) -> torch.Tensor:
-    """Choose n frames. features: (B, F, C) what the pruner sees; inputs: (B, F, J, C_in) the model's input.
+def select_frames(pruner: str, features: torch.Tensor, inputs: torch.Tensor, n: int, *,
+                  centre: int | torch.Tensor | None = None, k: int = 2) -> torch.Tensor:
+    """Choose n frames. features: (B, F, C) what the pruner sees; inputs: (B, F, J, C_in) the model's input;
+    centre: the frame that must be kept, one for all samples or (B,) one per sample.
 
     Returns (B, n) int64, sorted ascending.
     """

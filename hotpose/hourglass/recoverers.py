@@ -1,6 +1,7 @@
 """Recoverers: restore the full F frames from the n kept tokens.
 
-All take x (B, n, J, C) and the kept frame indices (B, n), and return (B, F, J, C). TRA recovers tokens (before
+All take x (B, n, J, C) and the kept frame indices (B, n), and return (B, F, J, C); given ``targets`` (B, m)
+frame indices (a hierarchical hourglass recovering one level at a time), they return those m frames instead. TRA recovers tokens (before
 the head); the interpolations recover the predicted poses (after the head, ``on_pose``), so the head runs on the n
 kept frames only — the FLOPs the paper reports for them (161.73 G at 243 frames).
 
@@ -31,21 +32,27 @@ class TokenRecoveringAttention(nn.Module):
         self.queries = nn.Parameter(torch.zeros(1, frames, dim))
         self.cross_attention = CrossAttention(dim, heads, qkv_bias=qkv_bias)
 
-    def forward(self, x: torch.Tensor, idx: torch.Tensor, frames: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, idx: torch.Tensor, frames: int,
+                targets: torch.Tensor | None = None) -> torch.Tensor:
         B, n, J, C = x.shape
         kv = x.transpose(1, 2).reshape(B * J, n, C)
-        q = self.queries[:, :frames]  # (1, F, C), shared by every (sample, joint) sequence
-        out = q + self.cross_attention(q, kv, kv)  # (B*J, F, C)
-        return out.view(B, J, frames, C).transpose(1, 2)
+        if targets is None:
+            q = self.queries[:, :frames]  # (1, F, C), shared by every (sample, joint) sequence
+        else:  # the queries of the target frames, per sample, for each of its joints
+            q = self.queries[0][targets][:, None].expand(B, J, -1, C).reshape(B * J, -1, C)
+        out = q + self.cross_attention(q, kv, kv)  # (B*J, F or m, C)
+        return out.view(B, J, -1, C).transpose(1, 2)
 
 
-def _neighbours(idx: torch.Tensor, frames: int):
-    """For every frame t: the kept positions just left and right of t and t's place between them.
+def _neighbours(idx: torch.Tensor, frames: int, targets: torch.Tensor | None = None):
+    """For every frame t (0 .. frames - 1, or ``targets``): the kept positions just left and right of t and t's
+    place between them.
 
     idx: (B, n) sorted -> left, right (B, F) positions into idx; w (B, F) weight of the right one.
     """
     B, n = idx.shape
-    t = torch.arange(frames, device=idx.device).expand(B, frames).contiguous()
+    t = (torch.arange(frames, device=idx.device).expand(B, frames).contiguous() if targets is None
+         else targets.contiguous())
     right = torch.searchsorted(idx, t).clamp(max=n - 1)  # first kept frame >= t
     left = (right - 1).clamp(min=0)
     left = torch.where(idx.gather(1, right) <= t, right, left)  # t itself kept, or beyond the last kept frame
@@ -58,16 +65,16 @@ def _neighbours(idx: torch.Tensor, frames: int):
 class NearestRecovery(nn.Module):
     on_pose = True
 
-    def forward(self, x, idx, frames):
-        left, right, w = _neighbours(idx, frames)
+    def forward(self, x, idx, frames, targets=None):
+        left, right, w = _neighbours(idx, frames, targets)
         return gather_frames(x, torch.where(w > 0.5, right, left))
 
 
 class LinearRecovery(nn.Module):
     on_pose = True
 
-    def forward(self, x, idx, frames):
-        left, right, w = _neighbours(idx, frames)
+    def forward(self, x, idx, frames, targets=None):
+        left, right, w = _neighbours(idx, frames, targets)
         w = w.to(x.dtype)[:, :, None, None]
         return gather_frames(x, left) * (1 - w) + gather_frames(x, right) * w
 

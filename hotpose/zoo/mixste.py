@@ -67,6 +67,25 @@ for _rec in ("nearest", "linear"):
              _hot(recoverer=_rec, pos_token=False))
 
 
+# Hierarchical hourglass (not in the paper): prune in several steps, 243 -> 121 before stage 2 -> 61 before stage 4
+# -> 27 before stage 6, and recover all 243 frames from the deepest level with one TRA (or level by level).
+_HIERARCHY = [[2, 121], [4, 61], [6, 27]]
+
+
+@register
+def hhot_mixste_243(**kw):
+    """Hierarchical HoT w. MixSTE: TPC keeps 121 of 243 frames before stage 2, 61 of those before stage 4 and 27
+    before stage 6; TRA recovers all 243 from the 27."""
+    return compose("hhot_mixste_243", "mixste", _MIXSTE, _hot(schedule=_HIERARCHY), kw)
+
+
+@register
+def hhot_mixste_243_stepwise(**kw):
+    """Hierarchical HoT w. MixSTE recovering level by level: 27 -> 61 -> 121 -> 243 frames, one TRA per step."""
+    return compose("hhot_mixste_243_stepwise", "mixste", _MIXSTE, _hot(schedule=_HIERARCHY, stepwise_recovery=True),
+                   kw)
+
+
 # --- MixSTE family (model/mixste/{mixste,hot_mixste,tpc_mixste}.py) ---------------------------------------------
 
 _MIXSTE_RENAME = [

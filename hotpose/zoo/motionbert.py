@@ -48,6 +48,27 @@ def tpc_motionbert_243_81(**kw):
     return compose("tpc_motionbert_243_81", "dstformer", _MOTIONBERT, _seq2frame(81, 1), kw)
 
 
+# Hierarchical hourglass (not in the paper): 243 -> 121 before depth level 1 -> 61 before level 2 -> 27 before level 3.
+_HIERARCHY = [[1, 121], [2, 61], [3, 27]]
+
+
+def _hhot(**changes) -> HourglassConfig:
+    return HourglassConfig(**{**_HOT.__dict__, "schedule": _HIERARCHY, **changes})
+
+
+@register
+def hhot_motionbert_243(**kw):
+    """Hierarchical HoT w. MotionBERT: TPC keeps 121 of 243 frames before depth level 1, 61 before level 2 and 27
+    before level 3; TRA recovers all 243 from the 27."""
+    return compose("hhot_motionbert_243", "dstformer", _MOTIONBERT, _hhot(), kw)
+
+
+@register
+def hhot_motionbert_243_stepwise(**kw):
+    """Hierarchical HoT w. MotionBERT recovering level by level: 27 -> 61 -> 121 -> 243 frames, one TRA per step."""
+    return compose("hhot_motionbert_243_stepwise", "dstformer", _MOTIONBERT, _hhot(stepwise_recovery=True), kw)
+
+
 # --- official HoT files model/motionbert/{motionbert,hot_motionbert}.py; MotionBERT's own DSTformer uses the same
 # names (its checkpoints hold them under "model_pos" with "module." prefixes, which unwrap_state_dict removes) --------
 
