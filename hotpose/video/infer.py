@@ -20,6 +20,11 @@ switching to another person) or a long gap interrupts it, the frames on either s
 there are several, its own BVH file ``NAME_track<i>.bvh``). ``VideoResult.bone_cv`` is the bone-length CV of the
 lifter's raw output within each track, averaged over the tracks weighted by their frames.
 
+With ``workers`` > 1 the stages overlap (:mod:`hotpose.video.pipeline`: decoding in a thread beside the detector,
+the rendering drawn by worker processes), with the outputs of ``workers=1``; ``html`` adds the interactive viewer
+``DIR/NAME.html`` (:mod:`hotpose.video.viewer`). The npz of a video records its path as ``source`` (where
+``hotpose view`` finds the frames).
+
 Every file of a video is first written under a temporary name (``.NAME.tmp.PID.npz`` ...) and all of them are
 renamed at the end, so a failed or interrupted video leaves no partial file behind (and replaces none).
 :func:`planned_outputs` names the files a video will get, for a caller that checks them before any work.
@@ -364,16 +369,13 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
         result.outputs["bvh"] = path
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
 
-    if html:
-        from .viewer import write_viewer
-
-        t0 = time.perf_counter()
-        decode0 = timings.get("decode", 0.0)
-        path = out / f"{name}.html"
-        write_viewer(stage(path), [{"name": name, "keypoints_2d": kp, "pose_3d": pose, "valid": valid,
-                                    "tracks": result.tracks}], fps, result.image_size, video=video, timer=timings)
-        timings["html"] = timings.get("html", 0.0) + time.perf_counter() - t0 - (timings.get("decode", 0.0) - decode0)
-        result.outputs["html"] = path
+    viewer = None
+    if html:  # beside the rendering when that runs in other processes (its frame strip decodes the video again)
+        viewer = _Background(_write_viewer, stage(out / f"{name}.html"), name, kp, pose, valid, fps,
+                             result.image_size, video)
+        if pool is None or not render:
+            viewer.join(timings)
+        result.outputs["html"] = out / f"{name}.html"
 
     if render and pool is not None:
         from .render import open_writer
@@ -393,8 +395,12 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
             writer.close()
             if bar is not None:
                 bar.close()
+            if viewer is not None:
+                viewer.thread.join()  # not writing any more when the caller removes the staged files
         timings["render"] = timings.pop("draw", 0.0) + timings.pop("encode", 0.0)
         result.outputs["render"] = path
+        if viewer is not None:
+            viewer.join(timings)
     elif render:
         from .render import SequenceRenderer, open_writer
 
@@ -417,6 +423,42 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
         timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t_render - (
             timings.get("decode", 0.0) - decode0)
         result.outputs["render"] = path
+
+
+def _write_viewer(path: Path, name: str, kp, pose, valid, fps, image_size, video) -> dict:
+    """Write the viewer page; -> its timings (html, and decode for its frame strip)."""
+    from .viewer import write_viewer
+
+    timer: dict[str, float] = {}
+    t0 = time.perf_counter()
+    write_viewer(path, [{"name": name, "keypoints_2d": kp, "pose_3d": pose, "valid": valid}], fps, image_size,
+                 video=video, timer=timer)
+    timer["html"] = time.perf_counter() - t0 - timer.get("decode", 0.0)
+    return timer
+
+
+class _Background:
+    """``fn(*args)`` in a thread; :meth:`join` waits, raises its error, and adds its timings to ``timings``."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self.result, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.result = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - raised by join()
+            self.error = e
+
+    def join(self, timings: dict) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        for k, v in (self.result or {}).items():
+            timings[k] = timings.get(k, 0.0) + v
 
 
 def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,

@@ -56,9 +56,10 @@
     const b = bounds(state.place);
     state.target = [(b.lo[0] + b.hi[0]) / 2, (b.lo[1] + b.hi[1]) / 2, (b.lo[2] + b.hi[2]) / 2];
     const size = Math.max(b.hi[0] - b.lo[0], b.hi[1] - b.lo[1], b.hi[2] - b.lo[2], 1.0);
-    state.dist = 1.9 * size + 1.0;
+    state.dist = 1.5 * size + 1.2;
     state.yaw = -0.6; state.pitch = 0.3;
-    state.grid = Math.ceil(Math.max(Math.abs(b.lo[0]), Math.abs(b.hi[0]), Math.abs(b.lo[2]), Math.abs(b.hi[2]), 1) * 2 + 1) / 2;
+    const lo = (v) => Math.floor(v * 2 - 1) / 2, hi = (v) => Math.ceil(v * 2 + 1) / 2;  // half-metre lines
+    state.grid = [lo(Math.min(b.lo[0], -0.5)), hi(Math.max(b.hi[0], 0.5)), lo(Math.min(b.lo[2], -0.5)), hi(Math.max(b.hi[2], 0.5))];
     state.dirty = true;
   }
 
@@ -88,12 +89,9 @@
     g3.fillStyle = "#101016"; g3.fillRect(0, 0, w, h);
     const proj = camera(w, h);
     g3.lineWidth = 1 * dpr; g3.strokeStyle = COLORS.grid;
-    const G = state.grid;
-    for (let a = -G; a <= G + 1e-6; a += 0.5) {
-      for (const [p, q] of [[[a, 0, -G], [a, 0, G]], [[-G, 0, a], [G, 0, a]]]) {
-        segment(g3, proj, p, q);
-      }
-    }
+    const [x0, x1, z0, z1] = state.grid;
+    for (let x = x0; x <= x1 + 1e-6; x += 0.5) segment(g3, proj, [x, 0, z0], [x, 0, z1]);
+    for (let z = z0; z <= z1 + 1e-6; z += 0.5) segment(g3, proj, [x0, 0, z], [x1, 0, z]);
     const items = [];  // bones and joints of every person, drawn far to near
     data.people.forEach((p, n) => {
       const valid = p.valid[t] === "1";
