@@ -104,6 +104,7 @@ def test_render_pool_without_video_equals_sequential(tmp_path, pool):
         process_keypoints("walk", kp, sc, (320, 240), 20.0, tmp_path / name, StandInLifter(), gif=True,
                           progress=False, pool=p)
     assert_same_outputs(tmp_path / "seq", tmp_path / "par", "walk")
+    assert pool.peak_rss > 2 ** 20  # the workers report their memory
 
 
 class FailingRenderer(SequenceRenderer):

