@@ -230,3 +230,21 @@ def test_sample_demo_page_in_chromium(browser, tmp_path):
     assert browser.execute_script("return window.hotposeViewer.numFrames") == t
     assert wait_for(lambda: canvas_stats(browser, "view2d")[0] > 100) and canvas_stats(browser, "view3d")[0] > 100
     assert errors(browser) == []
+
+
+def test_without_opencv_the_recorded_video_is_left_out_with_a_warning(tmp_path, capsys, monkeypatch):
+    import hotpose.video.detect as detect
+
+    def missing(module):
+        raise ImportError(f"{module} is needed for video input but is not installed. Install it with: pip ...")
+
+    monkeypatch.setattr(detect, "require", missing)
+    p = walking(20)
+    (tmp_path / "walk.mp4").write_bytes(b"not read")
+    src = save(tmp_path / "walk.npz", pose_3d=p["pose_3d"], keypoints_2d=p["keypoints_2d"],
+               source=np.array(str(tmp_path / "walk.mp4")))
+    code, err = run(["view", src], capsys)
+    assert code == 0 and "warning: the page shows no frames" in err
+    assert page_data((tmp_path / "walk.html").read_text())["images"] == []
+    code, err = run(["view", src, "--video", tmp_path / "walk.mp4", "--out", tmp_path / "b.html"], capsys)
+    assert code == 2 and "needs OpenCV" in err and not (tmp_path / "b.html").exists()

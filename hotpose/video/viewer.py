@@ -228,7 +228,8 @@ def run_view(results, out=None, video=None, overwrite: bool = False, max_images:
                              f"results shown together must come from one video")
         people += more
         fps, size, source = fps or f, size or s, source or src
-    if video is not None:
+    given = video is not None
+    if given:
         if not Path(video).is_file():
             raise ValueError(f"--video {video}: " + ("is a folder, not a video" if Path(video).is_dir()
                                                       else "no such file"))
@@ -242,8 +243,12 @@ def run_view(results, out=None, video=None, overwrite: bool = False, max_images:
         try:
             require("cv2")
         except ImportError as e:
-            raise ValueError(f"showing the frames of {video} needs OpenCV: {str(e).split('Install it with: ')[-1]}"
-                             ) from None
+            hint = str(e).split("Install it with: ")[-1]
+            if given:
+                raise ValueError(f"showing the frames of --video {video} needs OpenCV: {hint}") from None
+            print(f"hotpose view: warning: the page shows no frames of {video} (the video of the result): that "
+                  f"needs OpenCV: {hint}", file=sys.stderr)
+            video = None
     n = MAX_IMAGES if max_images is None else max_images
     try:
         write_viewer(out, people, fps, size, video=video, max_images=n)
