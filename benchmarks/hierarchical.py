@@ -507,7 +507,7 @@ def plot(P: list[dict], R: dict, E: dict, path: Path) -> None:
         fp = [p for p in P if p["family"] == fam]
         xs = [E[p["name"]]["paper_saving"] for p in fp]
         ys = [v for p in fp for v in [s["p1"] for s in R[p["name"]].get("by_seed", [R[p["name"]]])]]
-        x0, x1 = min(xs) - 3, max(xs) + 3
+        x0, x1 = 5 * math.floor((min(xs) - 2) / 5), 5 * math.ceil((max(xs) + 2) / 5)
         y0, y1 = min(ys) - 2, max(ys) + 2
         ox = i * W
 
@@ -518,9 +518,11 @@ def plot(P: list[dict], R: dict, E: dict, path: Path) -> None:
             return pad["t"] + (y1 - v) / (y1 - y0) * (H - pad["t"] - pad["b"])
 
         d.rectangle([X_(x0), Y_(y1), X_(x1), Y_(y0)], outline=(120, 120, 120))
+        step = 5 if x1 - x0 <= 40 else 10
+        for xv in range(x0, x1 + 1, step):
+            d.text((X_(xv) - 6, Y_(y0) + 4), f"{xv}", fill="black", font=font)
         for k in range(6):
-            xv, yv = x0 + k * (x1 - x0) / 5, y0 + k * (y1 - y0) / 5
-            d.text((X_(xv) - 10, Y_(y0) + 4), f"{xv:.0f}", fill="black", font=font)
+            yv = y0 + k * (y1 - y0) / 5
             d.text((ox + 8, Y_(yv) - 6), f"{yv:.1f}", fill="black", font=font)
         d.text((ox + pad["l"], H - 14), "% fewer paper FLOPs than the backbone", fill="black", font=font)
         d.text((ox + pad["l"], 8), f"{fam} family (27 frames): test P1 mm, min-max over seeds", fill="black",
@@ -561,7 +563,6 @@ def plot(P: list[dict], R: dict, E: dict, path: Path) -> None:
             lx += 12
         d.text((lx, ly), label, fill="black", font=font)
         lx += 8 + int(d.textlength(label, font=font))
-    img = img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, optimize=True)
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB)", flush=True)
@@ -588,7 +589,7 @@ def render(a, found, full_rows, P=None, R=None, E=None, started="", total_s=0.0)
         w(f"which trains {len(P0) - len(refs)} points x 3 seeds on the setup of [docs/results.md](results.md), "
           f"reads the references {', '.join(f'`{n}`' for n in refs)} from the experiments pass's records (or "
           "trains them where the records are missing or do not match), and measures every point's CPU speed in the "
-          "same run.\n")
+          "same run. The points trained: " + ", ".join(f"`{p['name']}`" for p in P0 if not p["ref"]) + ".\n")
     else:
         w("Written by `benchmarks/hierarchical.py` (" + started + "); every figure below is one it printed in that "
           "run (finished runs read back from their records with --keep).\n")
@@ -637,6 +638,7 @@ def render(a, found, full_rows, P=None, R=None, E=None, started="", total_s=0.0)
         for p in P:
             ov = overrides(p, a, R[p["name"]]["seeds"][0])
             w(f"hotpose train {X.BASE} {X.shell(ov)} --threads 1")
+            w(f"hotpose evaluate {next(o.split('=', 1)[1] for o in ov if o.startswith('out='))} --threads 1")
         w("```\n")
     return "\n".join(L) + "\n"
 
