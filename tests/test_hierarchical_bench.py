@@ -83,3 +83,40 @@ def test_flop_form_is_exact(hb):
         assert fm(s) == count_flops(hb.build("mixste", s), "paper")
     assert fm.check([((1, 9),)]) == len(fm.counted)
     assert fm.saving(fm(((1, 9),))) == pytest.approx(45.75, abs=0.01)
+
+
+def test_doc_and_plot_from_results(hb, tmp_path):
+    """The frontier doc, its verdicts and the plot from made-up results of two seeds: a hierarchical point whose P1
+    range over the seeds lies below the one-step point's is said to beat it beyond the spread; overlapping ranges
+    are a tie."""
+    import argparse
+
+    pytest.importorskip("PIL")
+    one, two, three = ((1, 9),), ((1, 14), (2, 7)), ((1, 15), (2, 8), (3, 4))
+    found = {"mixste": {"base": 240e6, "frames": 27, "first": 1, "floor": 75e6, "picks": [
+        {"target": 45.0, "one_step": one, "flops": 130e6, "saving": 45.8, "multi": {2: two, 3: three},
+         "ranked": {2: [(list(map(list, two)), 132e6, 0.02)], 3: [(list(map(list, three)), 129e6, 0.04)]}}]}}
+    a = argparse.Namespace(stepwise=False, tolerance=1.0, doc=str(tmp_path / "h.md"), plot=str(tmp_path / "h.png"),
+                           full_rounds=1, full_runs=1, speed_rounds=1, speed_runs=1, lr_decay=0.9, epochs=1, steps=5,
+                           train_subjects="", set=[], runs="runs/hierarchical")
+    P = hb.points(found, a)
+    assert [p["name"] for p in P] == ["mixste_243", "hot_mixste_243", "hhot2_mixste_s1k14_s2k7",
+                                      "hhot3_mixste_s1k15_s2k8_s3k4"]
+    p1 = {"mixste_243": (90, 92), "hot_mixste_243": (100, 102), "hhot2_mixste_s1k14_s2k7": (95, 97),
+          "hhot3_mixste_s1k15_s2k8_s3k4": (101, 104)}
+    per_seed = {f"{n}@{s}": {"seed": s, "p1": v[s - 1], "p2": v[s - 1] - 10, "train_s": 1.0, "eval_s": 1.0,
+                             "split": {"speed": 0.5}} for n, v in p1.items() for s in (1, 2)}
+    R = hb.X.aggregate(per_seed)
+    flops = {"mixste_243": 240e6, "hot_mixste_243": 130e6, "hhot2_mixste_s1k14_s2k7": 132e6,
+             "hhot3_mixste_s1k15_s2k8_s3k4": 129e6}
+    E = {n: {"params": 1e5, "paper": f, "full": f * 1.1, "paper_saving": 100 * (1 - f / 240e6),
+             "full_saving": 100 * (1 - f / 240e6), "speedup": 1.0 + (240e6 - f) / 240e6} for n, f in flops.items()}
+    text = "\n".join(hb.verdicts(P, R, E))
+    assert "`hhot2_mixste_s1k14_s2k7` (2 steps, recovery at once) **beats** `hot_mixste_243`" in text
+    assert "beyond the seed spread" in text
+    assert "`hhot3_mixste_s1k15_s2k8_s3k4` (3 steps, recovery at once) **ties with**" in text
+    hb.plot(P, R, E, Path(a.plot))
+    assert 0 < Path(a.plot).stat().st_size < 60_000
+    doc = hb.render(a, found, [], P, R, E, "now", 1.0)
+    assert "![FLOPs vs P1](h.png)" in doc and "| `hhot2_mixste_s1k14_s2k7` |" in doc
+    assert "hotpose evaluate runs/hierarchical/seed1/hhot2_mixste_s1k14_s2k7 --threads 1" in doc
