@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing as mp
 import os
 import platform
 import sys
@@ -505,8 +504,10 @@ def main() -> int:
     jobs = [(f"{n}@{seed}", overrides(n, args, a), a.keep) for n, args, _, _ in models]
     print(f"[{time.strftime('%H:%M:%S')}] training {len(jobs)} runs, {a.jobs} at a time, {a.epochs} epochs x "
           f"{a.steps} steps, seed {seed}", flush=True)
-    with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-        R = {r["key"].rsplit("@", 1)[0]: r for r in pool.imap_unordered(ex.run_one, jobs)}
+    done = ex.run_pool(jobs, a.jobs)
+    if done is None:
+        return 130
+    R = {k.rsplit("@", 1)[0]: r for k, r in done.items()}
     for n, args, _, _ in models:
         R[n].update(measure(n, overrides(n, args, a)))
     from hotpose.engine.config import load_config

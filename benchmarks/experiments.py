@@ -168,7 +168,7 @@ def run_one(job: tuple) -> dict:
     torch.set_num_threads(1)
     from hotpose.engine.config import load_config
     from hotpose.engine.evaluate import evaluate_path
-    from hotpose.engine.train import train
+    from hotpose.engine.train import TrainingInterrupted, train
 
     os.chdir(ROOT)
     cfg = load_config(BASE, ov)
@@ -193,7 +193,10 @@ def run_one(job: tuple) -> dict:
     elif out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    res = train(cfg, resume=resume, device="cpu", progress=False)
+    try:
+        res = train(cfg, resume=resume, device="cpu", progress=False)
+    except (TrainingInterrupted, KeyboardInterrupt):  # Ctrl-C: last.pt holds the run; --keep continues it
+        return {"key": key, "interrupted": True}
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     rep = evaluate_path(out, split="test", flip=True, device="cpu", progress=False)
@@ -378,8 +381,9 @@ def main() -> int:
     print(f"[{time.strftime('%H:%M:%S')}] training {len(order)} runs ({len(jobs) + len(long_jobs)} models x "
           f"{a.seeds} seeds), {a.jobs} at a time, {a.epochs} epochs x {a.steps} steps"
           + (f" ({a.long_epochs} epochs for long/*)" if long_jobs else ""), flush=True)
-    with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-        per_seed = {r["key"]: r for r in pool.imap_unordered(run_one, order)}
+    per_seed = run_pool(order, a.jobs)
+    if per_seed is None:
+        return 130
     results = aggregate(per_seed)
     print(f"[{time.strftime('%H:%M:%S')}] measuring params / FLOPs / throughput (batch 1, one thread)", flush=True)
     for n, ov, _ in jobs:
@@ -410,6 +414,29 @@ def main() -> int:
     Path(a.doc).write_text(render(models, jobs, results, a, started, total_s, long_jobs))
     print(f"wrote {a.doc}")
     return 0
+
+
+def run_pool(jobs: list, processes: int) -> dict | None:
+    """Run ``run_one`` over ``jobs`` in ``processes`` worker processes: {key: result}, or None when the pass was
+    stopped (Ctrl-C reaches every process; the runs in progress write last.pt, the pool is ended so that no other
+    run starts, and ``--keep`` continues where it stopped)."""
+    out = {}
+    pool = mp.get_context("spawn").Pool(processes, maxtasksperchild=1)
+    try:
+        for r in pool.imap_unordered(run_one, jobs):
+            if r.get("interrupted"):
+                raise KeyboardInterrupt
+            out[r["key"]] = r
+    except KeyboardInterrupt:
+        pool.terminate()
+        pool.join()
+        print(f"[{time.strftime('%H:%M:%S')}] stopped: {len(out)} runs finished in this pass; the runs in progress "
+              "hold their state in last.pt; run again with --keep to continue (and benchmarks/stash_runs.py save "
+              "to carry them to another checkout)", flush=True)
+        return None
+    pool.close()
+    pool.join()
+    return out
 
 
 def _mean(values: list):

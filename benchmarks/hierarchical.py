@@ -41,7 +41,6 @@ import argparse
 import itertools
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -705,9 +704,10 @@ def main() -> int:
           f"the experiments pass, {len(jobs)} to train or read back ({a.jobs} at a time, {a.epochs} epochs x "
           f"{a.steps} steps)", flush=True)
     if jobs:
-        with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-            for r in pool.imap_unordered(X.run_one, jobs):
-                per_seed[r["key"]] = r
+        done = X.run_pool(jobs, a.jobs)
+        if done is None:
+            return 130
+        per_seed.update(done)
     R = X.aggregate(per_seed)
     for q in P:
         R[q["name"]]["runs"] = [{"seed": r["seed"], "record": r.get("record")} for k, r in per_seed.items()
