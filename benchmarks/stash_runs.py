@@ -5,8 +5,10 @@ multi-session benchmark pass (benchmarks/experiments.py, backbones.py, hierarchi
 again from its first step. ``save`` copies what resuming needs (last.pt, best.pt, config.yaml, environment.json,
 history.json) of every unfinished run — a folder with last.pt and no result.json — to
 benchmarks/results/unfinished/<the folder below runs/>, and drops the copies of runs that have finished since;
-``restore`` puts them back where the run folder is missing or behind. Commit benchmarks/results/unfinished after
-``save``; stop the pass first (Ctrl-C: each run writes its epoch in progress into last.pt and resumes there).
+``restore`` puts them back where the run folder is missing or behind. Stop the pass first (Ctrl-C: each run writes
+its epoch in progress into last.pt and resumes there). The copies are checkpoints with optimiser state (several MB
+each), so they are not committed: they stay as uncommitted files, which a new checkout of unfinished work carries
+over where it can; a checkout without them retrains those runs from the start.
 
     python benchmarks/stash_runs.py save       # at the end of a session, after stopping the pass
     python benchmarks/stash_runs.py restore    # at the start of the next, before `... --keep`
