@@ -38,19 +38,19 @@ def tiny_overrides(name: str) -> dict:
     backbone = model.config["backbone"]
     kw = dict(TINY[backbone])
     hg = model.config["hourglass"]
-    if hg is not None and hg.get("schedule"):  # each step scaled, counts still falling, stages still rising
-        frames = kw.get("frames", model.backbone.frames)
-        first = model.backbone.first_prunable_stage
+    if hg is None:
+        return kw
+    frames = kw.get("frames", model.backbone.frames)
+    first = model.backbone.first_prunable_stage
+    if hg.get("schedule"):  # each step scaled, counts still falling, stages still rising
         stages = build_model(name, **kw, schedule=None, keep=1, prune_at=first).backbone.num_stages
         steps = hg["schedule"][: stages - first]
         kw["schedule"] = [[first + k, max(len(steps) - k + 1, round(n * frames / model.backbone.frames))]
                           for k, (_, n) in enumerate(steps)]
         for k in range(1, len(steps)):
             kw["schedule"][k][1] = min(kw["schedule"][k][1], kw["schedule"][k - 1][1] - 1)
-    elif hg is not None:
-        frames = kw.get("frames", model.backbone.frames)
+    else:
         kw["keep"] = max(2, round(hg["keep"] * frames / model.backbone.frames))
-        first = model.backbone.first_prunable_stage
         stages = build_model(name, **kw, prune_at=first).backbone.num_stages
         kw["prune_at"] = max(first, min(hg["prune_at"], stages - 1))
     return kw
