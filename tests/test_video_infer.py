@@ -228,6 +228,31 @@ def test_no_person_is_one_clear_error(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="OpenCV (the video extra) is not installed")
+def test_opencv_and_numpy_drawing_agree(monkeypatch):
+    """The OpenCV drawing path covers the same pixels as the numpy fallback: lines (thick and thin, subpixel ends)
+    and discs, on a view with a row stride as the renderer's panels are; only anti-aliased edges may differ."""
+    from hotpose.video import render
+
+    def draw(use_cv2: bool) -> np.ndarray:
+        monkeypatch.setattr(render, "_cv2", render._cv2 if use_cv2 else (lambda: None))
+        img = np.zeros((120, 300, 3), np.uint8)
+        panel = img[:, 100:]  # strided view
+        render.draw_line(panel, (10.3, 20.7), (150.2, 90.1), (255, 90, 60), 3.0)
+        render.draw_line(panel, (5.0, 100.0), (190.0, 100.0), (70, 70, 85), 1.0)
+        render.draw_disc(panel, (60.5, 40.25), 4.0, (60, 160, 255))
+        render.draw_line(panel, (np.nan, 1.0), (5.0, 5.0), (255, 0, 0), 3.0)  # skipped
+        assert not img[:, :100].any()
+        return img[:, 100:].max(-1)
+
+    a, b = draw(True), draw(False)
+    solid_a, solid_b = a >= 128, b >= 128
+    ink_a, ink_b = a.sum() / 255, b.sum() / 255  # covered area in pixels, anti-aliased edges counted by weight
+    assert ink_b > 500 and abs(ink_a - ink_b) < 0.2 * ink_b
+    # every pixel drawn solid by one path is drawn (at least faintly) by the other
+    assert (b[solid_a] > 0).all() and (a[solid_b] > 0).all()
+
+
 @pytest.mark.parametrize("pure", [True, False])
 def test_gif_writers_decode(tmp_path, pure):
     if not pure and not HAVE_PIL:
