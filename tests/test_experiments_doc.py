@@ -1,0 +1,139 @@
+"""benchmarks/experiments.py: the targets table, from made-up three-seed results (no training)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ex():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("experiments_bench", ROOT / "benchmarks" / "experiments.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def fake(name: str, p1s: list, motions: list | None, flops: float, steps: int = 1000) -> dict:
+    """Per-seed results as run_one returns them (the fields the doc reads)."""
+    out = {}
+    for seed, (p1, mo) in enumerate(zip(p1s, motions or [None] * len(p1s)), start=1):
+        r = {"name": name, "key": f"{name}@{seed}", "seed": seed, "p1": p1, "p2": p1 * 0.8, "train_s": 100.0,
+             "eval_s": 5.0, "history": [{"epoch": 1, "step": steps, "val_p1_mm": p1}], "flops_paper": flops}
+        if mo is not None:
+            r["split"] = {"speed": mo, "all": p1, "selected": p1, "pruned": p1}
+        out[r["key"]] = r
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(ex):
+    per_seed = {}
+    for args in [("mixste_243", [50, 51, 52], [0.70, 0.72, 0.74], 100e6),
+                 ("hot_mixste_243", [51, 52, 53], [0.60, 0.65, 0.66], 60e6),
+                 ("long/mixste_243", [40, 41, 42], [0.80, 0.80, 0.80], 100e6, 4000),
+                 ("long/hot_mixste_243", [44, 45, 46], [0.50, 0.55, 0.60], 60e6, 4000),
+                 ("long/hot_mixste_243_linear", [43.5, 44, 44.5], [0.7, 0.7, 0.7], 60e6, 4000),
+                 ("motionbert_243", [70, 71, 72], [0.6, 0.6, 0.6], 80e6),
+                 ("hot_motionbert_243", [71, 72, 73], [0.45, 0.49, 0.50], 45e6),
+                 ("hot_mixste_243_uniform", [50.5, 51, 51.5], [0.6, 0.6, 0.6], 60e6),
+                 ("hot_mixste_243_attention", [54, 55, 56], [0.6, 0.6, 0.6], 60e6),
+                 ("hot_mixste_243_motion", [55, 56, 57], [0.6, 0.6, 0.6], 60e6),
+                 ("hot_mixste_243_linear", [52.5, 53.5, 54.5], [0.7, 0.7, 0.7], 60e6)]:
+        per_seed.update(fake(*args))
+    return ex.aggregate(per_seed)
+
+
+def verdicts(text: str) -> dict:
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line.endswith("** |")]
+    return {line.split(" | ")[0][2:]: line.rsplit("**", 2)[1] for line in rows}
+
+
+def test_targets_table(ex, results):
+    text = ex.targets(results, long_jobs=["long/x"])
+    v = verdicts(text)
+    assert "mean over 3 seeds" in text
+    assert v["HoT w. MixSTE within 3 % of MixSTE's P1, 1,000 steps"] == "met"  # +2.0 %
+    assert "+2.0 % (within the seed spread)" in text
+    assert v["HoT w. MixSTE: at least 35 % fewer FLOPs (paper convention)"] == "met"  # 40 %
+    assert v["HoT w. MixSTE's motion within 0.1 of MixSTE's, 1,000 steps"] == "met"  # 0.64 vs 0.72
+    assert v["HoT w. MixSTE within 3 % of MixSTE's P1, 4,000 steps"] == "missed"  # +9.8 %
+    assert "+9.8 % (beyond the seed spread)" in text
+    assert v["HoT w. MixSTE's motion within 0.1 of MixSTE's, 4,000 steps"] == "missed"  # 0.55 vs 0.80
+    assert v["HoT w. MotionBERT within 3 % of MotionBERT's P1, 1,000 steps"] == "met"
+    assert v["HoT w. MotionBERT's motion above 0.3"] == "met"
+    # uniform 51.0 mm is ahead of TPC 52.0 mm, ranges overlapping
+    assert v["Pruning ablation: TPC first (TRA recovery)"] == "missed"
+    assert "TPC second of 4, 1.0 mm behind `hot_mixste_243_uniform` (within the seed spread)" in text
+    assert v["Recovery: TRA within the seed spread of linear interpolation or better, 1,000 steps"] == "met"
+    # long: TRA 45.0 (44-46) vs linear 44.0 (43.5-44.5): worse, but the ranges overlap
+    assert v["Recovery: TRA within the seed spread of linear interpolation or better, 4,000 steps"] == "met"
+
+
+def test_targets_missed_beyond_the_spread(ex, results):
+    r = dict(results)
+    lin = dict(r["long/hot_mixste_243_linear"])
+    lin["by_seed"] = [dict(s, p1=s["p1"] - 3) for s in lin["by_seed"]]
+    lin["p1"] -= 3
+    r["long/hot_mixste_243_linear"] = lin
+    hmb = dict(r["hot_motionbert_243"])
+    hmb["split"] = dict(hmb["split"], speed=0.2)
+    r["hot_motionbert_243"] = hmb
+    v = verdicts(ex.targets(r, long_jobs=["long/x"]))
+    assert v["Recovery: TRA within the seed spread of linear interpolation or better, 4,000 steps"] == "missed"
+    assert v["HoT w. MotionBERT's motion above 0.3"] == "missed"
+
+
+def test_one_seed_has_no_spread(ex, results):
+    one = ex.aggregate({k: v for k, v in ex_seed_one(results).items()})
+    text = ex.targets(one)
+    assert "mean over 1 seed." in text
+    assert "(within the seed spread)" not in text and "(beyond the seed spread)" not in text
+    # one seed measures no spread: TRA behind linear interpolation is a miss
+    v = verdicts(text)
+    assert v["Recovery: TRA within the seed spread of linear interpolation or better, 4,000 steps"] == "missed"
+
+
+def ex_seed_one(results: dict) -> dict:
+    """The seed-1 results of ``results`` as per-seed records again."""
+    out = {}
+    for name, r in results.items():
+        s = r["by_seed"][0]
+        rec = {"name": name, "key": f"{name}@1", "seed": 1, "p1": s["p1"], "p2": s["p2"], "train_s": 1.0,
+               "eval_s": 1.0, "history": r["history"], "flops_paper": r["flops_paper"]}
+        if s["motion"] is not None:
+            rec["split"] = {"speed": s["motion"], "all": 0.0, "selected": 0.0, "pruned": 0.0}
+        out[rec["key"]] = rec
+    return out
+
+
+def test_whole_doc_renders(ex, results, monkeypatch):
+    """render() runs once at the end of a pass of many CPU-hours: the whole doc from made-up three-seed results."""
+    import argparse
+
+    r = {k: dict(v) for k, v in results.items()}
+    for name in [n for n, _, _ in ex.MODELS] + [f"long/{n}" for n in ex.LONG]:
+        if name not in r:  # models the fixture leaves out
+            r[name] = dict(r["mixste_243"], name=name)
+        r[name].update({"params": 300e3, "flops_full": 2 * r[name]["flops_paper"], "fps": 1000.0, "mpjve": 10.0})
+        if "split" in r[name]:
+            r[name]["split"] = dict(r[name]["split"], selected=r[name]["p1"] - 1, pruned=r[name]["p1"] + 1)
+        steps = r[name]["history"][-1]["step"]
+        epochs = 40 if name.startswith("long/") else 10
+        r[name]["history"] = [{"epoch": e + 1, "step": steps * (e + 1) // epochs, "val_p1_mm": 60.0 - e}
+                               for e in range(epochs)]
+        r[name]["best"] = {"score": 60.0 - epochs + 1, "epoch": epochs}
+    a = argparse.Namespace(epochs=10, steps=100, lr_decay=0.9, train_subjects="", long_epochs=40, jobs=2, only="",
+                           seeds=3, runs="runs/experiments", keep=True, doc="docs/results.md")
+    monkeypatch.chdir(ROOT)
+    jobs = [(n, ex.overrides_for(n, args, a), True) for n, args, _ in ex.MODELS]
+    args_of = {n: args for n, args, _ in ex.MODELS}
+    long_jobs = [(f"long/{n}", ex.overrides_for(n, args_of[n], a, long=True), True) for n in ex.LONG]
+    text = ex.render(ex.MODELS, jobs, r, a, "2026-01-01 00:00:00 UTC", 60.0, long_jobs)
+    assert "## Targets" in text and text.count("**met**") + text.count("**missed**") == 10
+    assert "seeds 1, 2, 3" in text and "The other seeds" in text
