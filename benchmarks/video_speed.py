@@ -83,37 +83,65 @@ def make_video(clip: Path, path: Path, frames: int) -> Path:
     return path
 
 
+# The last revision before the pipelined infer: its sequential run is the "today's" the speed targets refer to.
+BASELINE = "7e88fcc^"
+
+
+def export_tree(rev: str, work: Path) -> Path:
+    """The hotpose package of revision ``rev`` of this repository, extracted under ``work`` (reused)."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    tree = work / f"baseline_{sha}"
+    if not (tree / "hotpose").is_dir():
+        tmp = work / f".tmp.baseline_{sha}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "hotpose"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        os.replace(tmp, tree)
+    return tree
+
+
 # --------------------------------------------------------------------------------------------- one run
 def one_run(video: str, out: str, workers: int, render: bool) -> dict:
     """Run infer on ``video`` in this process (a fresh one); -> wall time, frames, stage timings, peak RSS."""
     import logging
 
     from hotpose.video.infer import load_lifter, process_video
-    from hotpose.video.pipeline import RenderPool
+    if workers > 1:
+        from hotpose.video.pipeline import RenderPool
 
     logging.getLogger("hotpose.video").setLevel(logging.WARNING)
     lifter = load_lifter()
     t0 = time.perf_counter()
     # as infer() does for a video: the render processes start first, so their start-up overlaps the 2D pass
     pool = RenderPool(workers) if workers > 1 and render else None
+    parallel = {"workers": workers, "pool": pool} if workers > 1 else {}  # a baseline tree may predate them
     try:
-        r = process_video(video, out, lifter, render=render, progress=False, workers=workers, pool=pool)
+        r = process_video(video, out, lifter, render=render, progress=False, **parallel)
     finally:
         if pool is not None:
             pool.close()
     wall = time.perf_counter() - t0
     kib = 1 if sys.platform != "darwin" else 1 / 1024  # ru_maxrss is KiB on Linux, bytes on macOS
-    return {"wall": wall, "frames": r.num_frames, "timings": r.timings,
+    import hotpose
+
+    return {"wall": wall, "frames": r.num_frames, "timings": r.timings, "package": str(Path(hotpose.__file__).parent),
             "rss_main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * kib / 1024,
             "rss_worker_mib": pool.peak_rss / 2 ** 20 if pool is not None else 0.0}
 
 
-def run_isolated(video: Path, out: Path, workers: int, render: bool) -> dict:
-    """:func:`one_run` in a fresh Python process."""
+def run_isolated(video: Path, out: Path, workers: int, render: bool, tree: Path | None = None) -> dict:
+    """:func:`one_run` in a fresh Python process; ``tree``: run the hotpose package of that source tree instead of
+    this one (the baseline revision)."""
     if out.exists():
         shutil.rmtree(out)
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([sys.executable, __file__, "--one", json.dumps([str(video), str(out), workers, render])],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env, cwd=tree or None)
     if proc.returncode != 0:
         raise RuntimeError(f"run {video.name} workers={workers} render={render} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,43 +191,58 @@ def render_doc(rows: list[dict], info: dict, args) -> str:
                       f"those of an idle machine.**"]
     if args.quick:
         lines += ["", "**Quick check on short inputs (--quick): the figures say that it works, not how fast.**"]
+    base = info.get("baseline")
     lines += ["",
               "Sequential: `--workers 1` (decode and detect each frame, lift, then decode again and render each "
               f"frame). Pipelined: `--workers {args.workers}` (decoding in a thread beside the detector; "
-              f"{args.workers} render processes; see `hotpose/video/pipeline.py`). Each run in a fresh process, "
-              "the lifter loaded before the clock starts. Stage columns: milliseconds per frame spent in the "
-              "stage, summed over the threads and processes that ran it (in the pipelined run they overlap, so "
-              "they add up to more than the wall time). Peak RSS: the main process / the largest render worker.", "",
-              "| video | frames | render | run | frames/s | speed-up | " + " | ".join(f"{s} ms" for s in STAGES)
-              + " | peak RSS MiB | outputs |",
-              "|---|---:|---|---|---:|---:|" + "---:|" * len(STAGES) + "---:|---|"]
+              f"{args.workers} render processes; see `hotpose/video/pipeline.py`)."
+              + (f" Before the pipeline: the sequential run of revision {base}, the last before the pipeline was "
+                 "added (its package extracted with `git archive` and run the same way); the targets compare with "
+                 "it." if base else "")
+              + " Each run in a fresh process, the lifter loaded before the clock starts. Stage columns: "
+              "milliseconds per frame spent in the stage, summed over the threads and processes that ran it (in the "
+              "pipelined run they overlap, so they add up to more than the wall time). Peak RSS: the main process / "
+              "the largest render worker.", "",
+              "| video | frames | render | run | frames/s | vs sequential |" + (" vs before the pipeline |" if base
+                                                                                 else "")
+              + " " + " | ".join(f"{s} ms" for s in STAGES) + " | peak RSS MiB | outputs |",
+              "|---|---:|---|---|---:|---:|" + ("---:|" if base else "") + "---:|" * len(STAGES) + "---:|---|"]
     for r in rows:
         t = r["timings"]
         stages = " | ".join(f"{1000 * t.get(s, 0.0) / r['frames']:.1f}" for s in STAGES)
         rss = f"{r['rss_main_mib']:.0f}" + (f" / {r['rss_worker_mib']:.0f}" if r["workers"] > 1 and r["render"]
                                             else "")
-        run = "sequential" if r["workers"] == 1 else f"pipelined ({r['workers']})"
+        kind = r.get("kind", "sequential" if r["workers"] == 1 else "pipelined")
+        run = {"baseline": "before the pipeline", "sequential": "sequential"}.get(kind, f"pipelined ({r['workers']})")
+        vs_seq = "-" if kind == "baseline" else f"{r.get('speedup', 1.0):.2f}x"
+        vs_base = (f" {r['vs_baseline']:.2f}x |" if "vs_baseline" in r else " 1.00x |") if base else ""
+        same = "-" if kind == "baseline" else r.get("same", "reference")
         lines.append(f"| {r['video']} | {r['frames']} | {'mp4' if r['render'] else 'no'} | {run} | "
-                     f"{r['fps']:.1f} | {r.get('speedup', 1.0):.2f}x | {stages} | {rss} | "
-                     f"{r.get('same', 'reference')} |")
+                     f"{r['fps']:.1f} | {vs_seq} |{vs_base} {stages} | {rss} | {same} |")
     targets = {False: 1.7, True: 1.5}
-    lines += ["", "Targets on 2 cores: at least 1.7x the sequential frames/s without rendering, 1.5x with it.", ""]
+    ref = "the run before the pipeline" if base else "the sequential run"
+    lines += ["", f"Targets on 2 cores: at least 1.7x the frames/s of {ref} without rendering, 1.5x with it.", ""]
     for r in rows:
-        if r["workers"] > 1:
+        if r.get("kind", "pipelined" if r["workers"] > 1 else "") == "pipelined":
             goal = targets[r["render"]]
-            lines.append(f"- {r['video']}, {'with' if r['render'] else 'without'} rendering: {r['speedup']:.2f}x "
-                         f"({'meets' if r['speedup'] >= goal else 'below'} {goal}x)")
-    seq = {(r["video"], r["render"]): r for r in rows if r["workers"] == 1}
+            x = r.get("vs_baseline", r["speedup"])
+            lines.append(f"- {r['video']}, {'with' if r['render'] else 'without'} rendering: {x:.2f}x "
+                         f"({'meets' if x >= goal else 'below'} {goal}x)"
+                         + (f"; {r['speedup']:.2f}x the sequential run of this revision" if base else ""))
+    walls = {(r["video"], r["render"], r.get("kind", "sequential")): r for r in rows if r["workers"] == 1}
     bound = []
-    for (video, render), r in seq.items():
-        t = r["timings"]
-        detect = 1000 * t.get("2d", 0.0) / r["frames"]
-        total = 1000 * r["wall"] / r["frames"]
-        bound.append(f"- {video}, {'with' if render else 'without'} rendering: 2D detection "
-                     f"{detect:.1f} of {total:.1f} ms/frame, so at most {total / max(detect, 1e-9):.2f}x")
-    lines += ["", "The detector tracks its person from frame to frame, so it runs as one stream in frame order: "
-                  "no pipeline can run faster than the sequential run's 2D detection alone. The ceiling that sets "
-                  "(sequential wall time per frame over its detection time per frame):", ""] + bound
+    for (video, render, kind), r in walls.items():
+        if kind != "sequential":
+            continue
+        detect = 1000 * r["timings"].get("2d", 0.0) / r["frames"]
+        ref_run = walls.get((video, render, "baseline"), r)
+        total = 1000 * ref_run["wall"] / ref_run["frames"]
+        bound.append(f"- {video}, {'with' if render else 'without'} rendering: 2D detection {detect:.1f} ms/frame "
+                     f"against {total:.1f} ms/frame for {ref}, so at most {total / max(detect, 1e-9):.2f}x")
+    lines += ["", "The detector tracks its person from frame to frame (each frame's landmarks place the next "
+                  "frame's crop, and its landmark filter carries state), so it runs as one stream in frame order "
+                  "and no pipeline that keeps its outputs can run faster than the 2D detection alone. The ceiling "
+                  f"that sets ({ref}'s wall time per frame over the detection time per frame):", ""] + bound
     return "\n".join(lines) + "\n"
 
 
@@ -217,6 +260,8 @@ def main() -> int:
                    "(default: every core)")
     p.add_argument("--quick", action="store_true", help="short inputs (the clip's first 40 frames, a long video "
                    "of 120): checks the script and the outputs, not the speed")
+    p.add_argument("--baseline", default=BASELINE, help="also time the sequential run of this git revision, "
+                   f"the one the targets compare with (default {BASELINE}, the last before the pipeline; '' not)")
     p.add_argument("--out", default=str(ROOT / "docs" / "video_speed.md"), help="the page to write")
     p.add_argument("--work", default=str(CACHE / "video_speed"), help="folder for the inputs and outputs")
     args = p.parse_args()
@@ -237,19 +282,30 @@ def main() -> int:
         videos = {"sports2d": clip, f"sports2d looped to {long_frames}": make_video(
             clip, work / f"looped_{long_frames}.mp4", long_frames)}
     rows = []
+    tree = export_tree(args.baseline, work) if args.baseline else None
+    info["baseline"] = tree.name.split("_", 1)[1] if tree else None
     for label, video in videos.items():
         for render in (False, True):
             runs = {}
-            for workers in (1, args.workers):
-                out = work / f"out_{video.stem}_{workers}_{int(render)}"
-                print(f"{label}: render={render} workers={workers} ...", file=sys.stderr, flush=True)
-                r = run_isolated(video, out, workers, render)
-                r.update(video=label, render=render, workers=workers, fps=r["frames"] / r["wall"])
-                runs[workers] = (r, out)
+            for kind, workers in ([("baseline", 1)] if tree else []) + [("sequential", 1),
+                                                                        ("pipelined", args.workers)]:
+                out = work / f"out_{video.stem}_{kind}_{workers}_{int(render)}"
+                print(f"{label}: render={render} {kind} workers={workers} ...", file=sys.stderr, flush=True)
+                r = run_isolated(video, out, workers, render, tree if kind == "baseline" else None)
+                expected = (tree if kind == "baseline" else ROOT) / "hotpose"
+                if Path(r["package"]).resolve() != expected.resolve():
+                    raise RuntimeError(f"the {kind} run imported {r['package']}, not {expected}")
+                r.update(video=label, render=render, workers=workers, kind=kind, fps=r["frames"] / r["wall"])
+                runs[kind] = (r, out)
                 print(f"  {r['fps']:.1f} frames/s", file=sys.stderr, flush=True)
-            (seq, seq_out), (par, par_out) = runs[1], runs[args.workers]
+            (seq, seq_out), (par, par_out) = runs["sequential"], runs["pipelined"]
             par["speedup"] = par["fps"] / seq["fps"]
             par["same"] = "identical" if same_outputs(seq_out, par_out) else "DIFFERENT"
+            if tree:
+                base = runs["baseline"][0]
+                for r in (seq, par):
+                    r["vs_baseline"] = r["fps"] / base["fps"]
+                rows.append(base)
             rows += [seq, par]
     doc = render_doc(rows, info, args)
     out = Path(args.out)
