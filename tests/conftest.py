@@ -2,7 +2,9 @@
 them skip with the reason when that folder is absent, as in a fresh clone."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,16 @@ def load_golden(name: str) -> dict:
     if not path.exists():
         pytest.skip(f"golden vectors not found at {path} (they live in ../shared, outside the repository)")
     return torch.load(path, weights_only=True)
+
+
+def load_benchmark(name: str):
+    """benchmarks/<name>.py as a module (benchmarks/ is not a package; the scripts import each other by name)."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", ROOT / "benchmarks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,16 +13,14 @@ from hotpose.backbones.strided import ste_lengths
 from hotpose.efficiency import count_params
 from hotpose.engine.config import load_config
 from hotpose.registry import build_model
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bb():
-    spec = importlib.util.spec_from_file_location("backbones_bench", ROOT / "benchmarks" / "backbones.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("backbones")
 
 
 def args(**kw) -> argparse.Namespace:

@@ -1,22 +1,17 @@
 """benchmarks/experiments.py: the targets table, from made-up three-seed results (no training)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def ex():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("experiments_bench", ROOT / "benchmarks" / "experiments.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("experiments")
 
 
 def fake(name: str, p1s: list, motions: list | None, flops: float, steps: int = 1000) -> dict:

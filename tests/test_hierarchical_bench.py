@@ -1,24 +1,19 @@
 """benchmarks/hierarchical.py: the schedule search (candidates, the exact linear FLOP form, the matched pick)."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def hb():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("hierarchical_bench", ROOT / "benchmarks" / "hierarchical.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("hierarchical")
 
 
 def test_candidates(hb):
