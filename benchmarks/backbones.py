@@ -414,7 +414,10 @@ def accuracy_section(R: dict, refs: dict, a: argparse.Namespace, started: str, t
         p, h = R[plain], R[hg]
         w(f"- {fam}: `{hg}` vs `{plain}`: P1 {h['p1']:.1f} vs {p['p1']:.1f} mm ({h['p1'] - p['p1']:+.1f} mm, "
           f"{(h['p1'] / p['p1'] - 1) * 100:+.1f} %), paper FLOPs per window {h['flops_paper'] / 1e6:.1f} vs "
-          f"{p['flops_paper'] / 1e6:.1f} M ({(1 - h['flops_paper'] / p['flops_paper']) * 100:.0f} % fewer).")
+          f"{p['flops_paper'] / 1e6:.1f} M ({(1 - h['flops_paper'] / p['flops_paper']) * 100:.0f} % fewer)"
+          + (f"; motion {ex.motion(h):.2f} vs {ex.motion(p):.2f} (inside a window the predictions move "
+             f"{ex.motion(h):.0%} and {ex.motion(p):.0%} as much as the ground truth)" if "split" in h and "split" in p
+             else "") + ".")
     still = [n for n, *_ in MODELS if len(R[n]["history"]) > 1
              and R[n]["history"][-1].get("val_p1_mm", 0) < R[n]["history"][-2].get("val_p1_mm", 0)]
     w(f"\nValidation P1 still fell in the last epoch for {len(still)} of {len(MODELS)} runs"
