@@ -105,15 +105,22 @@ def draw_skeleton(img: np.ndarray, pts, colors, thickness: float = 3.0, joints: 
             draw_disc(img, pts[j], thickness * 0.9, colors[j])
 
 
-def resize_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Nearest-neighbour resize in numpy (OpenCV's area resize is used instead when available)."""
+def resize_image(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``img`` scaled to (width, height). With OpenCV: area-averaged by the largest whole factor, then bilinear for
+    the rest (about 3x faster than one area resize by a fractional factor, and alike to the eye); without it:
+    nearest neighbour in numpy."""
     try:
         import cv2
-        return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
     except ImportError:
         ys = ((np.arange(height) + 0.5) * img.shape[0] / height).astype(np.int64).clip(0, img.shape[0] - 1)
         xs = ((np.arange(width) + 0.5) * img.shape[1] / width).astype(np.int64).clip(0, img.shape[1] - 1)
         return img[ys][:, xs]
+    k = int(min(img.shape[1] / width, img.shape[0] / height))
+    if k >= 2:
+        img = cv2.resize(img, (img.shape[1] // k, img.shape[0] // k), interpolation=cv2.INTER_AREA)
+    if (img.shape[1], img.shape[0]) == (width, height):
+        return img
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA)
 
 
 # ------------------------------------------------------------------------------------------------ 3D viewing
@@ -191,7 +198,7 @@ class SequenceRenderer:
             lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
         self.center = (lo + hi) / 2
         self.scale3d = 0.8 * self.w3d / max(float((hi - lo).max()), 0.5)
-        self._panel3d = None
+        self._template = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -202,21 +209,26 @@ class SequenceRenderer:
         uv = (pts @ self.view.T)[..., :2]
         return (uv - self.center) * self.scale3d + np.array([self.w3d / 2, self.height / 2])
 
+    def _blank(self) -> np.ndarray:
+        """The parts of a frame that do not change: the background and the 3D panel's floor grid (drawn once)."""
+        if self._template is None:
+            out = np.empty((self.height, self.w2d + self.w3d, 3), np.uint8)
+            out[:] = BACKGROUND
+            right = out[:, self.w2d:]
+            for a, b in self.grid:
+                draw_line(right, self._project(a), self._project(b), COLOR_GRID, 1.0)
+            self._template = out
+        return self._template
+
     def frame(self, i: int, image: np.ndarray | None = None) -> np.ndarray:
-        out = np.empty((self.height, self.w2d + self.w3d, 3), np.uint8)
-        out[:] = BACKGROUND
+        out = self._blank().copy()
         left = out[:, :self.w2d]
         if image is not None:
-            left[:] = resize_nearest(np.asarray(image, np.uint8), self.w2d, self.height)
+            left[:] = resize_image(np.asarray(image, np.uint8), self.w2d, self.height)
         ok = bool(self.valid[i])
         th = max(2.0, self.height / 150)
         draw_skeleton(left, (self.kp[i] - self.origin2d) * self.scale2d, _bone_colors(not ok), th)
         right = out[:, self.w2d:]
-        if self._panel3d is None:  # the floor grid is the same in every frame: draw it once
-            for a, b in self.grid:
-                draw_line(right, self._project(a), self._project(b), COLOR_GRID, 1.0)
-            self._panel3d = right.copy()
-        right[:] = self._panel3d
         if np.isfinite(self.pose[i]).all():
             draw_skeleton(right, self._project(self.pose[i]), _bone_colors(not ok), th * 1.2)
         right[:, :2] = (90, 90, 100)
