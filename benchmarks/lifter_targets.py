@@ -124,19 +124,23 @@ def stability(lifter, clips: list[dict], draws: int) -> dict:
             "share_within_5cm": float((d <= 50).mean()), "frames": int(d.size)}
 
 
-def speed(checkpoint: str | None) -> dict:
-    """Seconds and peak RSS of Lifter.lift on N frames, each in a fresh process with 2 threads."""
+def speed(checkpoint: str | None, model: tuple[str, dict] | None = None, frames=SPEED_FRAMES) -> dict:
+    """Seconds and peak RSS of Lifter.lift on N frames, each in a fresh process with 2 threads; ``model``: (registry
+    name, args) of an untrained model instead of a checkpoint (speed does not depend on the weights)."""
+    make = (f"from hotpose.registry import build_model; from hotpose.lifter import Lifter; "
+            f"lifter = Lifter(build_model({model[0]!r}, **{model[1]!r}).eval()); " if model else
+            f"from hotpose.video.infer import load_lifter; lifter = load_lifter({checkpoint!r}); ")
     code = ("import resource, sys, time, numpy as np, torch; torch.set_num_threads(2); sys.path.insert(0, %r); "
-            "from hotpose.video.infer import load_lifter; lifter = load_lifter(%r); "
+            + make.replace("%", "%%") +
             "n = int(sys.argv[1]); t = np.arange(n)[:, None, None]; "
             "kp = 500 + 80 * np.sin(t / 15 + np.arange(17)[None, :, None]) + np.arange(17)[None, :, None] * [3, 20]; "
             "lifter.lift(kp[:300], (1000, 1000)); "
             "t0 = time.perf_counter(); lifter.lift(kp, (1000, 1000)); s = time.perf_counter() - t0; "
-            "print(s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)") % (str(ROOT), checkpoint)
+            "print(s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)") % (str(ROOT),)
     out = {}
-    for n in SPEED_FRAMES:
+    for n in frames:
         runs = [subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=True)
-                for _ in range(3 if n == SPEED_FRAMES[-1] else 1)]
+                for _ in range(3 if n == frames[-1] else 1)]
         vals = [tuple(map(float, r.stdout.split())) for r in runs]
         out[n] = {"seconds": float(np.median([v[0] for v in vals])), "peak_rss_mb": float(max(v[1] for v in vals))}
     return out
