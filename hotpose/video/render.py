@@ -106,12 +106,11 @@ def draw_skeleton(img: np.ndarray, pts, colors, thickness: float = 3.0, joints: 
 
 
 def resize_image(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``img`` scaled to (width, height). With OpenCV: area-averaged by the largest whole factor, then bilinear for
-    the rest (about 3x faster than one area resize by a fractional factor, and alike to the eye); without it:
-    nearest neighbour in numpy."""
-    try:
-        import cv2
-    except ImportError:
+    """``img`` scaled to (width, height). With OpenCV: shrunk 2x or more, area-averaged by the largest whole factor
+    and then bilinear for the rest (about 3x faster than one area resize by a fractional factor, and alike to the
+    eye); shrunk less, area-averaged; enlarged, bilinear. Without OpenCV: nearest neighbour in numpy."""
+    cv2 = _cv2()
+    if cv2 is None:
         ys = ((np.arange(height) + 0.5) * img.shape[0] / height).astype(np.int64).clip(0, img.shape[0] - 1)
         xs = ((np.arange(width) + 0.5) * img.shape[1] / width).astype(np.int64).clip(0, img.shape[1] - 1)
         return img[ys][:, xs]
@@ -120,7 +119,7 @@ def resize_image(img: np.ndarray, width: int, height: int) -> np.ndarray:
         img = cv2.resize(img, (img.shape[1] // k, img.shape[0] // k), interpolation=cv2.INTER_AREA)
     if (img.shape[1], img.shape[0]) == (width, height):
         return img
-    return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR if k >= 1 else cv2.INTER_AREA)
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if k == 1 else cv2.INTER_LINEAR)
 
 
 # ------------------------------------------------------------------------------------------------ 3D viewing
