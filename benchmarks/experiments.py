@@ -503,15 +503,19 @@ def motion(r: dict) -> float:
     return r["split"]["speed"] if "split" in r else float("nan")
 
 
+def seed_range(r: dict, key: str, fmt: str) -> str:
+    """" (lo-hi)": the min-max of ``key`` ("p1", "motion") over the seeds of ``r``; "" with fewer than two."""
+    vals = [s[key] for s in r.get("by_seed", []) if s.get(key) is not None]
+    return f" ({min(vals):{fmt}}-{max(vals):{fmt}})" if len(vals) > 1 else ""
+
+
 def _mm(r: dict) -> str:
     """P1 with its min-max over seeds: "45.1 (44.0-46.3) mm"."""
-    lo, hi = p1_range(r)
-    return f"{r['p1']:.1f}" + (f" ({lo:.1f}-{hi:.1f})" if len(r.get("by_seed", [])) > 1 else "") + " mm"
+    return f"{r['p1']:.1f}{seed_range(r, 'p1', '.1f')} mm"
 
 
 def _motion_range(r: dict) -> str:
-    vals = [s["motion"] for s in r.get("by_seed", []) if s.get("motion") is not None]
-    return f"{motion(r):.2f}" + (f" ({min(vals):.2f}-{max(vals):.2f})" if len(vals) > 1 else "")
+    return f"{motion(r):.2f}{seed_range(r, 'motion', '.2f')}"
 
 
 def order_line(R: dict, names: list) -> str:
@@ -715,8 +719,7 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
       f"`train()` including per-epoch validation, with {a.jobs} jobs sharing the {os.cpu_count()} cores.\n")
 
     def rng(n, key, fmt):
-        vals = [s[key] for s in R[n].get("by_seed", []) if s.get(key) is not None]
-        return f" ({min(vals):{fmt}}-{max(vals):{fmt}})" if len(vals) > 1 else ""
+        return seed_range(R[n], key, fmt)
 
     def row(n):
         r = R[n]
