@@ -240,9 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gif", action="store_true", help="render a GIF instead of an mp4")
     p.add_argument("--html", action="store_true", help="also write NAME.html, the interactive 3D viewer (as "
                    "`hotpose view` writes it)")
-    p.add_argument("--workers", type=workers_int, default=0, help="processes and threads for the overlapped "
-                   "stages (decoding beside 2D detection, rendering in parallel); default 0: every core; 1: one "
-                   "stage after another. The outputs are the same")
+    p.add_argument("--workers", type=workers_int, default=0, help="threads for the overlapped stages "
+                   "(decoding beside 2D detection; decoding, drawing and encoding of the rendering at once); "
+                   "default 0: every core; 1: one stage after another. The outputs are the same")
     p.set_defaults(func=_infer)
 
     p = sub.add_parser("view", help="write an interactive 3D viewer of a result (one offline HTML file)")

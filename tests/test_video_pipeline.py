@@ -1,5 +1,5 @@
 """The overlapped ``hotpose infer`` (hotpose.video.pipeline): the same outputs as the sequential run, array for
-array and byte for byte; errors in a worker stop the video with a clear message and leave no file behind.
+array and byte for byte; errors in a thread stop the video with a clear message and leave no file behind.
 
 Most tests use the stub detector and stand-in lifter of test_video_infer on a synthetic clip (OpenCV needed); one
 runs MediaPipe on the real clip of HOTPOSE_TEST_VIDEO."""
@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ import pytest
 from hotpose.cli import main
 from hotpose.video.detect import read_video
 from hotpose.video.infer import process_keypoints, process_video
-from hotpose.video.pipeline import FrameReader, RenderPool, WorkerError, default_workers
+from hotpose.video.pipeline import FrameReader, WorkerError, default_workers, ordered_map
 from hotpose.video.render import SequenceRenderer
 
 from test_video_infer import StandInLifter, StubDetector, keypoints_2d, write_clip
@@ -45,12 +48,6 @@ def assert_same_outputs(a: Path, b: Path, name: str) -> None:
             assert (a / f).read_bytes() == (b / f).read_bytes(), f
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with RenderPool(2) as p:
-        yield p
-
-
 def test_default_workers_is_every_core_this_process_may_use():
     assert 1 <= default_workers() <= (os.cpu_count() or 1)
 
@@ -74,7 +71,7 @@ def test_frame_reader_yields_the_frames_of_read_video(tmp_path):
 
 @needs_cv2
 @pytest.mark.parametrize("gif", [False, True], ids=["mp4", "gif"])
-def test_pipelined_video_equals_sequential(tmp_path, pool, gif):
+def test_pipelined_video_equals_sequential(tmp_path, gif):
     """Stub detector with gaps (interpolated and a long one), the video's frames in the rendering; the GIF keeps
     every other frame, so frames are also skipped in the render pass."""
     t = 60
@@ -84,59 +81,98 @@ def test_pipelined_video_equals_sequential(tmp_path, pool, gif):
     for workers in (1, 2):
         outs[workers] = tmp_path / f"w{workers}"
         r = process_video(clip, outs[workers], StandInLifter(), StubDetector(t, absent), gif=gif, progress=False,
-                          workers=workers, pool=pool if workers > 1 else None, html=True)
+                          workers=workers, html=True)
         assert r.num_frames == t and r.invalid == 25
     assert_same_outputs(outs[1], outs[2], "walk")
     assert (outs[2] / f"walk_3d.{'gif' if gif else 'mp4'}").stat().st_size > 1000
 
 
-@needs_cv2
-def test_pipelined_run_starts_its_own_pool(tmp_path):
-    clip = write_clip(tmp_path / "a.mp4", t=20)
-    r = process_video(clip, tmp_path / "o", StandInLifter(), StubDetector(20), progress=False, workers=2)
-    assert r.outputs["render"].stat().st_size > 1000
-
-
-def test_render_pool_without_video_equals_sequential(tmp_path, pool):
-    """The built-in sample's path: skeletons on a plain background (no decoding), GIF."""
+def test_render_without_video_equals_sequential(tmp_path):
+    """The built-in sample's path: skeletons on a plain background (no decoding), GIF; 3 drawing threads."""
     kp, sc = keypoints_2d(40), np.ones((40, 17), np.float32)
-    for name, p in (("seq", None), ("par", pool)):
+    for name, workers in (("seq", 1), ("par", 4)):
         process_keypoints("walk", kp, sc, (320, 240), 20.0, tmp_path / name, StandInLifter(), gif=True,
-                          progress=False, pool=p)
+                          progress=False, workers=workers)
     assert_same_outputs(tmp_path / "seq", tmp_path / "par", "walk")
-    assert pool.peak_rss > 2 ** 20  # the workers report their memory
+
+
+def test_ordered_map_keeps_the_order_bounds_the_work_ahead_and_raises_at_the_failing_item():
+    rng = random.Random(0)
+    pulled = []
+
+    def items():
+        for i in range(40):
+            pulled.append(i)
+            yield i
+
+    def slow_square(i):
+        time.sleep(rng.random() * 0.003)  # finish out of order
+        return i * i
+
+    got = []
+    for k, v in enumerate(ordered_map(slow_square, items(), threads=3, depth=5)):
+        got.append(v)
+        assert len(pulled) <= k + 1 + 5 + 1  # never more than depth items beyond the consumer
+    assert got == [i * i for i in range(40)]
+    assert list(ordered_map(slow_square, range(5), threads=0)) == [0, 1, 4, 9, 16]
+
+    def fails_at_7(i):
+        if i == 7:
+            raise ValueError("seven")
+        return i
+
+    seen = []
+    with pytest.raises(ValueError, match="seven"):
+        for v in ordered_map(fails_at_7, range(100), threads=2):
+            seen.append(v)
+    assert seen == list(range(7))
+    assert not [t for t in threading.enumerate() if t.name.startswith("hotpose-draw")]  # the threads ended
 
 
 class FailingRenderer(SequenceRenderer):
-    """Draws as SequenceRenderer, except frame 7: raises, or ends its process when the first keypoint's x is odd."""
+    """Draws as SequenceRenderer, except frame 7."""
 
     def frame(self, i, image=None):
         if i == 7:
-            if self.kp[0, 0, 0] % 2 == 1:
-                os._exit(3)
             raise ValueError(f"cannot draw frame {i}")
         return super().frame(i, image)
 
 
-@pytest.mark.parametrize("how", ["raise", "exit"])
-def test_a_failing_worker_stops_the_video_and_leaves_nothing(tmp_path, how):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_draw_stops_the_video_and_leaves_nothing(tmp_path, monkeypatch, workers):
+    import hotpose.video.render as render
+
+    monkeypatch.setattr(render, "SequenceRenderer", FailingRenderer)
     out = tmp_path / "out"
     out.mkdir()
     (out / "walk.npz").write_text("earlier")
     kp, sc = keypoints_2d(30), np.ones((30, 17), np.float32)
-    kp[0, 0, 0] = 160 if how == "raise" else 161
-    broken = RenderPool(2, renderer="test_video_pipeline:FailingRenderer")
-    try:
-        expected = r"\(frame 7\): ValueError: cannot draw frame 7" if how == "raise" else "ended with exit code 3"
-        with pytest.raises(WorkerError, match=expected):
-            process_keypoints("walk", kp, sc, (320, 240), 20.0, out, StandInLifter(), progress=False, gif=True,
-                              pool=broken)
-        assert broken.broken
-        with pytest.raises(WorkerError, match="stopped by an earlier error"):
-            broken.render({}, 1, None)
-    finally:
-        broken.close(terminate=True)
+    error, expected = ((WorkerError, r"drawing thread \(frame 7\): ValueError: cannot draw frame 7") if workers > 1
+                       else (ValueError, "cannot draw frame 7"))
+    with pytest.raises(error, match=expected):
+        process_keypoints("walk", kp, sc, (320, 240), 20.0, out, StandInLifter(), progress=False, gif=True,
+                          workers=workers, html=True)
     assert sorted(p.name for p in out.iterdir()) == ["walk.npz"] and (out / "walk.npz").read_text() == "earlier"
+
+
+@needs_cv2
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failing_decode_in_the_render_pass_leaves_nothing(tmp_path, workers):
+    clip = write_clip(tmp_path / "walk.mp4", t=30)
+    kp, sc = keypoints_2d(30), np.ones((30, 17), np.float32)
+
+    def frames():
+        for i, f in enumerate(read_video(clip)):
+            if i == 12:
+                raise OSError("the disk went away")
+            yield f
+
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="the disk went away"):
+        process_keypoints("walk", kp, sc, (320, 240), 20.0, out, StandInLifter(), frames=frames, progress=False,
+                          workers=workers)
+    assert list(out.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("hotpose-")]
 
 
 @pytest.mark.parametrize("args, message", [

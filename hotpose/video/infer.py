@@ -21,7 +21,7 @@ there are several, its own BVH file ``NAME_track<i>.bvh``). ``VideoResult.bone_c
 lifter's raw output within each track, averaged over the tracks weighted by their frames.
 
 With ``workers`` > 1 the stages overlap (:mod:`hotpose.video.pipeline`: decoding in a thread beside the detector,
-the rendering drawn by worker processes), with the outputs of ``workers=1``; ``html`` adds the interactive viewer
+decoding, drawing and encoding of the rendering in threads beside one another), with the outputs of ``workers=1``; ``html`` adds the interactive viewer
 ``DIR/NAME.html`` (:mod:`hotpose.video.viewer`). The npz of a video records its path as ``source`` (where
 ``hotpose view`` finds the frames).
 
@@ -280,15 +280,15 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
                       frames: Callable[[], Iterable[np.ndarray]] | None = None, render: bool = True,
                       gif: bool = False, max_gap: float = 1.0, progress: bool = True,
                       timings: dict | None = None, render_height: int | None = None,
-                      gif_fps: float = 15.0, pool=None, video=None, html: bool = False) -> VideoResult:
+                      gif_fps: float = 15.0, workers: int = 1, video=None, html: bool = False) -> VideoResult:
     """Lift H36M-17 keypoints (T, 17, 2) px (NaN rows = no person) and write every output of one video.
 
     frames: a callable returning the video's RGB frames again for rendering (None: skeletons on a plain
     background); render_height: pixels (default 480 for mp4, 360 for GIF); a GIF keeps at most ``gif_fps`` frames
-    a second. pool: a :class:`~hotpose.video.pipeline.RenderPool` that draws the frames in parallel, decoding
-    ``video`` (a path, or None for a plain background) itself; the rendering is the same. html: also write the
-    interactive viewer NAME.html (:mod:`hotpose.video.viewer`; the frame strip from ``video``). Returns a
-    :class:`VideoResult`."""
+    a second. workers > 1: the render pass decodes, draws (in ``workers - 1`` threads) and encodes at once
+    (:func:`hotpose.video.pipeline.render_sequence`; the rendering is the same). video: the video's path (recorded
+    in the npz; the viewer's frame strip). html: also write the interactive viewer NAME.html
+    (:mod:`hotpose.video.viewer`). Returns a :class:`VideoResult`."""
     timings = {} if timings is None else timings
     kp = np.asarray(keypoints_2d, np.float32)
     sc = np.asarray(scores, np.float32)
@@ -332,7 +332,7 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
 
     try:
         _write_all(result, out, name, kp, sc, pose, raw, valid, fps, frames, render, gif, progress, timings,
-                   render_height, gif_fps, stage, pool, video, html)
+                   render_height, gif_fps, stage, workers, video, html)
         _commit(staged)
     except BaseException:
         for tmp in staged.values():
@@ -345,7 +345,7 @@ def process_keypoints(name: str, keypoints_2d, scores, image_size, fps: float, o
 
 
 def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, valid, fps, frames, render, gif,
-               progress, timings, render_height, gif_fps, stage, pool=None, video=None, html=False) -> None:
+               progress, timings, render_height, gif_fps, stage, workers=1, video=None, html=False) -> None:
     """Write every output of one video to the temporary names ``stage(final)`` returns; ``result.outputs`` gets
     the final names."""
     t = len(kp)
@@ -370,59 +370,42 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
 
     viewer = None
-    if html:  # beside the rendering when that runs in other processes (its frame strip decodes the video again)
+    threads = workers - 1 if workers > 1 else 0
+    viewer = None
+    if html:  # beside the rendering when that runs in threads (its frame strip decodes the video again)
         viewer = _Background(_write_viewer, stage(out / f"{name}.html"), name, kp, pose, valid, fps,
                              result.image_size, video)
-        if pool is None or not render:
+        if not threads or not render:
             viewer.join(timings)
         result.outputs["html"] = out / f"{name}.html"
 
-    if render and pool is not None:
-        from .render import open_writer
-
-        height = render_height or (360 if gif else 480)
-        args = dict(keypoints_2d=kp, pose_3d=pose, image_size=result.image_size, valid=valid, height=height,
-                    crop=video is None)
-        size = _render_size(args)
-        step = max(1, int(round(fps / gif_fps))) if gif else 1
-        path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
-        writer = open_writer(stage(path), size, fps / step)
-        bar = _progress(None, t, f"render {name}", progress) if progress else None
-        try:
-            pool.render(args, t, writer, video=video, step=step, timer=timings,
-                        progress=None if bar is None else (lambda n: bar.update(n - bar.n)))
-        finally:
-            writer.close()
-            if bar is not None:
-                bar.close()
-            if viewer is not None:
-                viewer.thread.join()  # not writing any more when the caller removes the staged files
-        timings["render"] = timings.pop("draw", 0.0) + timings.pop("encode", 0.0)
-        result.outputs["render"] = path
-        if viewer is not None:
-            viewer.join(timings)
-    elif render:
+    if render:
+        from .pipeline import FrameReader, render_sequence
         from .render import SequenceRenderer, open_writer
 
-        t_render = time.perf_counter()
-        decode0 = timings.get("decode", 0.0)
         height = render_height or (360 if gif else 480)
         rnd = SequenceRenderer(kp, pose, result.image_size, valid, height=height, crop=frames is None)
         step = max(1, int(round(fps / gif_fps))) if gif else 1
         path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
         writer = open_writer(stage(path), rnd.size, fps / step)
-        source = iter(frames()) if frames is not None else None
+        source = frames() if frames is not None else None
+        if source is not None and threads:
+            source = FrameReader(source)  # decoded ahead, in a thread
+        bar = _progress(None, t, f"render {name}", progress) if progress else None
         try:
-            for i in _progress(range(t), t, f"render {name}", progress):
-                image = next(source, None) if source is not None else None
-                if i % step == 0:
-                    writer.write(rnd.frame(i, image))
+            render_sequence(rnd, t, writer, source, step=step, threads=threads, timer=timings,
+                            progress=None if bar is None else (lambda n: bar.update(n - bar.n)))
         finally:
             writer.close()
-        # decoding during rendering is booked under "decode", not "render"
-        timings["render"] = timings.get("render", 0.0) + time.perf_counter() - t_render - (
-            timings.get("decode", 0.0) - decode0)
+            for closing in (source, bar):
+                if hasattr(closing, "close"):
+                    closing.close()
+            if viewer is not None and threads:
+                viewer.thread.join()  # not writing any more when the caller removes the staged files
+        timings["render"] = timings.get("render", 0.0) + timings.pop("draw") + timings.pop("encode")
         result.outputs["render"] = path
+    if viewer is not None and threads and render:
+        viewer.join(timings)
 
 
 def _write_viewer(path: Path, name: str, kp, pose, valid, fps, image_size, video) -> dict:
@@ -463,34 +446,18 @@ class _Background:
 
 def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,
                   max_gap: float = 1.0, progress: bool = True, render_height: int | None = None,
-                  workers: int = 1, pool=None, html: bool = False) -> VideoResult:
+                  workers: int = 1, html: bool = False) -> VideoResult:
     """Decode, detect (default: :class:`~hotpose.video.detect.BlazePoseDetector`), lift and write one video.
 
-    workers > 1: decode in a thread beside the detector, and render through ``pool`` (a
-    :class:`~hotpose.video.pipeline.RenderPool`; None: one is started for this video) (:mod:`hotpose.video.pipeline`);
-    the outputs are those of ``workers=1``. html: also write the interactive viewer NAME.html."""
-    from .detect import video_info
-    from .pipeline import RenderPool
+    workers > 1: decode in a thread beside the detector, and decode, draw and encode the rendering at once
+    (:mod:`hotpose.video.pipeline`); the outputs are those of ``workers=1``. html: also write the interactive
+    viewer NAME.html."""
+    from .detect import BlazePoseDetector, detect_frames, read_video, video_info
+    from .pipeline import FrameReader
 
     path = Path(path)
     info = video_info(path)
     timings: dict[str, float] = {}
-    own_pool = workers > 1 and render and pool is None
-    if own_pool:  # started now, so that the processes' start-up overlaps the 2D pass
-        pool = RenderPool(workers)
-    try:
-        return _process_video(path, info, timings, out_dir, lifter, detector, render, gif, max_gap, progress,
-                              render_height, workers, pool if workers > 1 else None, html)
-    finally:
-        if own_pool:
-            pool.close()
-
-
-def _process_video(path: Path, info: dict, timings: dict, out_dir, lifter, detector, render, gif, max_gap, progress,
-                   render_height, workers, pool, html) -> VideoResult:
-    from .detect import BlazePoseDetector, detect_frames, read_video
-    from .pipeline import FrameReader
-
     own = detector is None
     detector = BlazePoseDetector() if own else detector
     try:
@@ -511,7 +478,7 @@ def _process_video(path: Path, info: dict, timings: dict, out_dir, lifter, detec
     kp[~np.isfinite(raw).all(-1).any(-1)] = np.nan
     result = process_keypoints(path.stem, kp, sc, size, info["fps"], out_dir, lifter,
                                frames=lambda: read_video(path, timings), render=render, gif=gif, max_gap=max_gap,
-                               progress=progress, timings=timings, render_height=render_height, pool=pool,
+                               progress=progress, timings=timings, render_height=render_height, workers=workers,
                                video=path, html=html)
     if info["frames"] > 0 and decoded != info["frames"]:
         result.header_frames = info["frames"]
@@ -526,8 +493,8 @@ def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif:
           world_size: int | None = None, workers: int = 1, html: bool = False) -> list[VideoResult | Exception]:
     """Process a video or this rank's share of a folder of videos; a video that fails (without a person, an
     unreadable or empty file, ...) is logged and reported as its exception (``e.video``: its path), the others go
-    on. workers > 1: the stages of each video overlap (:mod:`hotpose.video.pipeline`; one set of render processes
-    serves every video); the outputs are those of ``workers=1``. html: also write each video's viewer NAME.html."""
+    on. workers > 1: the stages of each video overlap (:mod:`hotpose.video.pipeline`); the outputs are those of
+    ``workers=1``. html: also write each video's viewer NAME.html."""
     videos = list_videos(source)
     if not videos:
         raise FileNotFoundError(f"no video files ({', '.join(VIDEO_SUFFIXES)}) in {source}")
@@ -536,25 +503,16 @@ def infer(source, out_dir, lifter=None, detector=None, render: bool = True, gif:
         log.info("this rank processes %d of %d videos", len(mine), len(videos))
     lifter = load_lifter() if lifter is None else lifter
     results: list[VideoResult | Exception] = []
-    pool = None
-    try:
-        for v in mine:
-            if workers > 1 and render and (pool is None or pool.broken):
-                from .pipeline import RenderPool
-                pool = RenderPool(workers)
-            results.append(_one_video(v, out_dir, lifter, detector, render, gif, max_gap, progress, workers, pool,
-                                      html))
-    finally:
-        if pool is not None:
-            pool.close()
+    for v in mine:
+        results.append(_one_video(v, out_dir, lifter, detector, render, gif, max_gap, progress, workers, html))
     return results
 
 
-def _one_video(v: Path, out_dir, lifter, detector, render, gif, max_gap, progress, workers, pool, html):
+def _one_video(v: Path, out_dir, lifter, detector, render, gif, max_gap, progress, workers, html):
     """process_video, or the exception of a video that failed (logged; ``e.video``: its path)."""
     try:
         return process_video(v, out_dir, lifter, detector, render, gif, max_gap, progress, workers=workers,
-                             pool=pool, html=html)
+                             html=html)
     except NoPersonError as e:
         log.error("%s", e)
         e.video = v
