@@ -53,6 +53,48 @@ def test_default_workers_is_every_core_this_process_may_use():
 
 
 @needs_cv2
+@pytest.mark.parametrize("gif", [False, True], ids=["mp4", "gif"])
+def test_frames_kept_from_the_2d_pass_render_as_the_decoded_ones(tmp_path, monkeypatch, gif):
+    """The default keeps the scaled frames (the video is decoded once); with no budget for them the render pass
+    decodes it again; the outputs are the same, in both runs."""
+    import hotpose.video.detect as detect
+
+    t = 24
+    clip = write_clip(tmp_path / "walk.mp4", t=t, fps=20.0)
+    opened = []
+    real = detect.read_video
+    monkeypatch.setattr(detect, "read_video", lambda path, timer=None: opened.append(path) or real(path, timer))
+    outs = {}
+    for cache, workers in ((None, 1), (0, 1), (None, 2), (0, 2)):
+        opened.clear()
+        outs[cache, workers] = tmp_path / f"c{cache}_w{workers}"
+        process_video(clip, outs[cache, workers], StandInLifter(), StubDetector(t, [5, 6]), gif=gif,
+                      progress=False, workers=workers, frame_cache=cache)
+        assert len(opened) == (1 if cache is None else 2), (cache, workers)
+    for key in outs:
+        assert_same_outputs(outs[None, 1], outs[key], "walk")
+
+
+@needs_cv2
+def test_scaled_frames_drop_out_when_the_video_holds_more_or_other_frames():
+    from hotpose.video.pipeline import ScaledFrames
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    s = ScaledFrames(2, (320, 240), 120)
+    assert s.ok and s.panel == (160, 120)
+    for _ in range(3):  # one more than the header said
+        s.add(frame)
+    assert not s.ok and s.array is None
+    s = ScaledFrames(2, (320, 240), 120)
+    s.add(np.zeros((200, 320, 3), np.uint8))  # another size
+    assert not s.ok
+    assert not ScaledFrames(1000, (320, 240), 120, budget=1000 * 160 * 120 * 3 - 1).ok
+    s = ScaledFrames(1000, (320, 240), 120, budget=1000 * 160 * 120 * 3)
+    s.add(frame)
+    assert s.ok and len(list(s.frames())) == 1
+
+
+@needs_cv2
 def test_frame_reader_yields_the_frames_of_read_video(tmp_path):
     clip = write_clip(tmp_path / "c.mp4", t=25)
     timer: dict = {}

@@ -97,9 +97,9 @@ def _progress(iterable, total=None, desc="", enabled=True):
     return tqdm(iterable, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True, disable=None)
 
 
-def _render_size(renderer_args: dict) -> tuple[int, int]:
-    from .render import SequenceRenderer
-    return SequenceRenderer(**renderer_args).size
+def _height_of(height: int | None, gif: bool) -> int:
+    """The rendering's height in pixels: ``height``, else 360 for a GIF and 480 for an mp4."""
+    return height or (360 if gif else 480)
 
 
 def list_videos(path) -> list[Path]:
@@ -383,8 +383,8 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
         from .pipeline import FrameReader, render_sequence
         from .render import SequenceRenderer, open_writer
 
-        height = render_height or (360 if gif else 480)
-        rnd = SequenceRenderer(kp, pose, result.image_size, valid, height=height, crop=frames is None)
+        rnd = SequenceRenderer(kp, pose, result.image_size, valid, height=_height_of(render_height, gif),
+                               crop=frames is None)
         step = max(1, int(round(fps / gif_fps))) if gif else 1
         path = out / f"{name}_3d.{'gif' if gif else 'mp4'}"
         writer = open_writer(stage(path), rnd.size, fps / step)
@@ -446,22 +446,27 @@ class _Background:
 
 def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif: bool = False,
                   max_gap: float = 1.0, progress: bool = True, render_height: int | None = None,
-                  workers: int = 1, html: bool = False) -> VideoResult:
+                  workers: int = 1, html: bool = False, frame_cache: int | None = None) -> VideoResult:
     """Decode, detect (default: :class:`~hotpose.video.detect.BlazePoseDetector`), lift and write one video.
 
     workers > 1: decode in a thread beside the detector, and decode, draw and encode the rendering at once
     (:mod:`hotpose.video.pipeline`); the outputs are those of ``workers=1``. html: also write the interactive
-    viewer NAME.html."""
+    viewer NAME.html. frame_cache: bytes for the video's frames scaled for the rendering during the 2D pass
+    (:class:`~hotpose.video.pipeline.ScaledFrames`; default ``FRAME_CACHE_BYTES``, 1 GiB); a video whose frames
+    do not fit is decoded again for the rendering (the rendering is the same)."""
     from .detect import BlazePoseDetector, detect_frames, read_video, video_info
-    from .pipeline import FrameReader
+    from .pipeline import FRAME_CACHE_BYTES, FrameReader, ScaledFrames, tapped
 
     path = Path(path)
     info = video_info(path)
     timings: dict[str, float] = {}
+    scaled = ScaledFrames(info["frames"], (info["width"], info["height"]), _height_of(render_height, gif),
+                          FRAME_CACHE_BYTES if frame_cache is None else frame_cache, timings) if render else None
+    tap = scaled.add if scaled is not None and scaled.ok else None
     own = detector is None
     detector = BlazePoseDetector() if own else detector
     try:
-        source = FrameReader(path, timings) if workers > 1 else read_video(path, timings)
+        source = FrameReader(path, timings, tap=tap) if workers > 1 else tapped(read_video(path, timings), tap)
         frames = _progress(source, info["frames"] or None, f"2D {path.stem}", progress)
         try:
             raw, raw_sc, size = detect_frames(detector, frames, timings)
@@ -477,7 +482,8 @@ def process_video(path, out_dir, lifter, detector=None, render: bool = True, gif
     kp, sc = to_h36m(raw, raw_sc, format=getattr(detector, "format", None))
     kp[~np.isfinite(raw).all(-1).any(-1)] = np.nan
     result = process_keypoints(path.stem, kp, sc, size, info["fps"], out_dir, lifter,
-                               frames=lambda: read_video(path, timings), render=render, gif=gif, max_gap=max_gap,
+                               frames=scaled.frames if scaled is not None and scaled.ok else
+                               (lambda: read_video(path, timings)), render=render, gif=gif, max_gap=max_gap,
                                progress=progress, timings=timings, render_height=render_height, workers=workers,
                                video=path, html=html)
     if info["frames"] > 0 and decoded != info["frames"]:

@@ -12,6 +12,10 @@ What overlaps is therefore:
 - 2D pass: a decoding thread fills a bounded queue (:class:`FrameReader`; OpenCV releases the GIL while it
   decodes) while the detector works on the previous frames.
 - lifting: between the passes (about 2 % of the time).
+- the frames for the rendering: scaled to the rendering's video panel in the 2D pass (in the decoding thread,
+  beside the detector) and kept (:class:`ScaledFrames`) when they all fit in ``FRAME_CACHE_BYTES`` (1 GiB, some
+  870 frames at the default 480 px), so that the render pass of a short video decodes nothing; a longer one is
+  decoded a second time, keeping memory flat. The sequential run keeps them too (in its one thread).
 - render pass (:func:`render_sequence`): a decoding thread, ``workers - 1`` drawing threads (OpenCV's resizing
   and drawing release the GIL) and the calling thread, which encodes the drawn frames in frame order. The queues
   are bounded, so memory does not grow with the length of the video.
@@ -35,9 +39,11 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-__all__ = ["default_workers", "FrameReader", "ordered_map", "render_sequence", "WorkerError"]
+__all__ = ["default_workers", "FrameReader", "ScaledFrames", "ordered_map", "render_sequence", "WorkerError",
+           "FRAME_CACHE_BYTES"]
 
 _POLL = 0.2  # seconds between checks that the consumer still wants frames
+FRAME_CACHE_BYTES = 1 << 30  # ScaledFrames' default budget: about 870 frames of a 480-px-high 16:9 panel
 
 
 def default_workers() -> int:
@@ -59,15 +65,16 @@ class FrameReader:
     source: a video path (the frames of :func:`hotpose.video.detect.read_video`: same decoder, same conversion;
     decoding time is added to ``timer["decode"]``) or any iterable of frames. An error in the thread is raised in
     the consumer; :meth:`close` (also on leaving a ``with`` block, or when the consumer stops early) ends the
-    thread."""
+    thread. tap: called with each frame in the thread, before the frame is queued."""
 
-    def __init__(self, source, timer: dict | None = None, depth: int = 8):
+    def __init__(self, source, timer: dict | None = None, depth: int = 8, tap: Callable | None = None):
         if isinstance(source, (str, os.PathLike)):
             from .detect import read_video
 
             self._frames = read_video(source, timer)
         else:
             self._frames = iter(source)
+        self._tap = tap
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hotpose-decode", daemon=True)
@@ -85,6 +92,8 @@ class FrameReader:
     def _run(self) -> None:
         try:
             for frame in self._frames:
+                if self._tap is not None:
+                    self._tap(frame)
                 if not self._put(("frame", frame)):
                     return
             self._put(("end", None))
@@ -116,6 +125,63 @@ class FrameReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def tapped(frames: Iterable, tap: Callable | None) -> Iterator:
+    """``frames`` with ``tap(frame)`` called on each before it is yielded (in the consumer's thread); closing the
+    iterator closes ``frames``."""
+    try:
+        for frame in frames:
+            if tap is not None:
+                tap(frame)
+            yield frame
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+class ScaledFrames:
+    """A video's frames scaled to the rendering's video panel, kept from the 2D pass so that the render pass
+    need not decode the video a second time, when all of them fit in ``budget`` bytes (else none are kept).
+
+    :meth:`add` each decoded frame in order (from the decoding thread: the scaling then runs beside the detector);
+    :attr:`ok` says whether they were all kept (False when the video holds more frames than ``num_frames``, its
+    header's count, or a frame of another size than ``image_size``); :meth:`frames` yields them. The scaled frame
+    is what :class:`~hotpose.video.render.SequenceRenderer` makes of the decoded one
+    (:func:`~hotpose.video.render.resize_image`, which leaves a frame of the panel's size as it is), so the
+    rendering is the same either way. Scaling time is added to ``timer["render"]``."""
+
+    def __init__(self, num_frames: int, image_size, height: int, budget: int = FRAME_CACHE_BYTES,
+                 timer: dict | None = None):
+        from .render import video_panel_size
+
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.panel = video_panel_size(self.image_size, height)
+        self.timer = timer
+        self.count = 0
+        w, h = self.panel
+        self.ok = 0 < num_frames and num_frames * w * h * 3 <= budget
+        self.array = np.empty((num_frames, h, w, 3), np.uint8) if self.ok else None
+
+    def add(self, frame: np.ndarray) -> None:
+        if not self.ok:
+            return
+        if self.count >= len(self.array) or (frame.shape[1], frame.shape[0]) != self.image_size:
+            self.ok, self.array = False, None
+            return
+        from .render import resize_image
+
+        t0 = time.perf_counter()
+        self.array[self.count] = resize_image(frame, *self.panel)
+        self.count += 1
+        if self.timer is not None:
+            self.timer["render"] = self.timer.get("render", 0.0) + time.perf_counter() - t0
+
+    def frames(self) -> Iterator[np.ndarray]:
+        if not self.ok:
+            raise RuntimeError("the scaled frames were not all kept")
+        return iter(self.array[:self.count])
 
 
 # ------------------------------------------------------------------------------------------------ rendering

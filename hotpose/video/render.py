@@ -155,6 +155,13 @@ def upright_rotation(pose_3d: np.ndarray) -> np.ndarray:
     return np.eye(3) + k + k @ k * ((1 - c) / s ** 2)  # Rodrigues: rotates u onto up
 
 
+def video_panel_size(image_size, height: int) -> tuple[int, int]:
+    """(width, height) of the 2D panel of :class:`SequenceRenderer` for frames of ``image_size`` (w, h) rendered
+    ``height`` pixels high (both even; the frame's aspect kept)."""
+    h = int(height) // 2 * 2
+    return max(2, int(round(int(image_size[0]) * h / int(image_size[1]))) // 2 * 2), h
+
+
 class SequenceRenderer:
     """Render frame i of a lifted sequence as one RGB image: [video frame + 2D skeleton | 3D skeleton].
 
@@ -177,8 +184,7 @@ class SequenceRenderer:
             centre = (lo + hi) / 2
             self.origin2d = centre - side / 2
             self.w = self.h = int(round(side))
-        self.height = int(height) // 2 * 2
-        self.w2d = max(2, int(round(self.w * self.height / self.h)) // 2 * 2)
+        self.w2d, self.height = video_panel_size((self.w, self.h), height)
         self.w3d = self.height
         self.scale2d = self.height / self.h
         rot = upright_rotation(self.pose[self.valid] if self.valid.any() else self.pose)
