@@ -20,9 +20,9 @@ switching to another person) or a long gap interrupts it, the frames on either s
 there are several, its own BVH file ``NAME_track<i>.bvh``). ``VideoResult.bone_cv`` is the bone-length CV of the
 lifter's raw output within each track, averaged over the tracks weighted by their frames.
 
-With ``workers`` > 1 the stages overlap (:mod:`hotpose.video.pipeline`: decoding in a thread beside the detector,
-decoding, drawing and encoding of the rendering in threads beside one another), with the outputs of ``workers=1``; ``html`` adds the interactive viewer
-``DIR/NAME.html`` (:mod:`hotpose.video.viewer`). The npz of a video records its path as ``source`` (where
+With ``workers`` > 1 the stages overlap (:mod:`hotpose.video.pipeline`: decoding in a thread beside the detector;
+decoding, drawing and encoding of the rendering in threads beside one another), with the outputs of ``workers=1``;
+``html`` adds the interactive viewer ``DIR/NAME.html`` (:mod:`hotpose.video.viewer`). The npz of a video records its path as ``source`` (where
 ``hotpose view`` finds the frames).
 
 Every file of a video is first written under a temporary name (``.NAME.tmp.PID.npz`` ...) and all of them are
@@ -369,7 +369,6 @@ def _write_all(result: VideoResult, out: Path, name: str, kp, sc, pose, raw, val
         result.outputs["bvh"] = path
     timings["write"] = timings.get("write", 0.0) + time.perf_counter() - t0
 
-    viewer = None
     threads = workers - 1 if workers > 1 else 0
     viewer = None
     if html:  # beside the rendering when that runs in threads (its frame strip decodes the video again)
