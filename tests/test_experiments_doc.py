@@ -14,12 +14,13 @@ def ex():
     return load_benchmark("experiments")
 
 
-def fake(name: str, p1s: list, motions: list | None, flops: float, steps: int = 1000) -> dict:
+def fake(name: str, p1s: list, motions: list | None, flops: float, steps: int = 1000, mpjve: float = 10.0) -> dict:
     """Per-seed results as run_one returns them (the fields the doc reads)."""
     out = {}
     for seed, (p1, mo) in enumerate(zip(p1s, motions or [None] * len(p1s)), start=1):
         r = {"name": name, "key": f"{name}@{seed}", "seed": seed, "p1": p1, "p2": p1 * 0.8, "train_s": 100.0,
-             "eval_s": 5.0, "history": [{"epoch": 1, "step": steps, "val_p1_mm": p1}], "flops_paper": flops}
+             "eval_s": 5.0, "history": [{"epoch": 1, "step": steps, "val_p1_mm": p1}], "flops_paper": flops,
+             "mpjve": mpjve}
         if mo is not None:
             r["split"] = {"speed": mo, "all": p1, "selected": p1, "pruned": p1}
         out[r["key"]] = r
@@ -31,8 +32,8 @@ def results(ex):
     per_seed = {}
     for args in [("mixste_243", [50, 51, 52], [0.70, 0.72, 0.74], 100e6),
                  ("hot_mixste_243", [51, 52, 53], [0.60, 0.65, 0.66], 60e6),
-                 ("long/mixste_243", [40, 41, 42], [0.80, 0.80, 0.80], 100e6, 4000),
-                 ("long/hot_mixste_243", [44, 45, 46], [0.50, 0.55, 0.60], 60e6, 4000),
+                 ("long/mixste_243", [40, 41, 42], [0.80, 0.80, 0.80], 100e6, 4000, 12.0),
+                 ("long/hot_mixste_243", [44, 45, 46], [0.50, 0.55, 0.60], 60e6, 4000, 9.0),
                  ("long/hot_mixste_243_linear", [43.5, 44, 44.5], [0.7, 0.7, 0.7], 60e6, 4000),
                  ("motionbert_243", [70, 71, 72], [0.6, 0.6, 0.6], 80e6),
                  ("hot_motionbert_243", [71, 72, 73], [0.45, 0.49, 0.50], 45e6),
@@ -115,7 +116,7 @@ def test_whole_doc_renders(ex, results, monkeypatch):
     for name in [n for n, _, _ in ex.MODELS] + [f"long/{n}" for n in ex.LONG]:
         if name not in r:  # models the fixture leaves out
             r[name] = dict(r["mixste_243"], name=name)
-        r[name].update({"params": 300e3, "flops_full": 2 * r[name]["flops_paper"], "fps": 1000.0, "mpjve": 10.0})
+        r[name].update({"params": 300e3, "flops_full": 2 * r[name]["flops_paper"], "fps": 1000.0})
         if "split" in r[name]:
             r[name]["split"] = dict(r[name]["split"], selected=r[name]["p1"] - 1, pruned=r[name]["p1"] + 1)
         steps = r[name]["history"][-1]["step"]
@@ -132,3 +133,18 @@ def test_whole_doc_renders(ex, results, monkeypatch):
     text = ex.render(ex.MODELS, jobs, r, a, "2026-01-01 00:00:00 UTC", 60.0, long_jobs)
     assert "## Targets" in text and text.count("**met**") + text.count("**missed**") == 10
     assert "seeds 1, 2, 3" in text and "The other seeds" in text
+
+
+def test_why_reads_the_velocity_error(ex, results):
+    """Less motion than MixSTE with a lower velocity error is told as smoothing, with a higher one as missed motion;
+    the pruners' paragraph reports the pairs apart beyond the seed spread."""
+    text = ex.why(results, long_jobs=["long/x"])
+    assert "At 4,000 steps HoT w. MixSTE moves 0.55" in text and "MPJVE 9.0 mm for HoT w. MixSTE against 12.0 mm" in text
+    assert "25% closer to the true frame-to-frame motion" in text
+    r = dict(results)
+    r["long/hot_mixste_243"] = dict(r["long/hot_mixste_243"], mpjve=15.0)
+    text = ex.why(r, long_jobs=["long/x"])
+    assert "25% further from the true frame-to-frame motion" in text and "jitter, which" not in text
+    # uniform 50.5-51.5 vs attention 54-56 and motion 55-57: apart; TPC 51-53 overlaps uniform and attention
+    assert "`hot_mixste_243_uniform` / `hot_mixste_243_attention`" in text
+    assert "`hot_mixste_243` / `hot_mixste_243_uniform`" not in text
