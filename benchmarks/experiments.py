@@ -16,7 +16,8 @@ is removed first; ``--keep`` reuses a finished run only if both its saved traini
 its checkpoint equal what the script builds now (so a run trained before ``tra_init`` existed, or with another
 init, is trained again; ``tra_init`` is ignored where it changes nothing, in models without TRA). An interrupted
 pass resumes with ``--keep``: finished runs are read back, an unfinished run whose folder is still there continues
-from its last.pt (``train_s`` then counts only the resumed part; the record says ``resumed``), the others train from
+from its last.pt (``train_s`` then sums every session's epochs, from the epoch times the engine records; a run
+begun before those were recorded counts only the resumed part, ``train_s_partial``), the others train from
 the start. Each finished run also
 leaves a record in the repository, benchmarks/results/<run folder below runs/>.json (its training config, model
 config and figures): runs/ is not tracked, so in a later checkout ``--keep`` reuses these records (under the same
@@ -201,8 +202,10 @@ def run_one(job: tuple) -> dict:
     t0 = time.perf_counter()
     rep = evaluate_path(out, split="test", flip=True, device="cpu", progress=False)
     eval_s = time.perf_counter() - t0
+    partial = resume and res.get("seconds") is None  # resumed, and the earlier sessions' epochs were not timed
+    train_s = train_s if res.get("seconds") is None else res["seconds"]
     r = {"name": name, "key": key, "seed": int(seed), "train_s": train_s, "eval_s": eval_s, "best": res["best"],
-         "history": res["history"], "resumed": resume,
+         "history": res["history"], "resumed": resume, "train_s_partial": partial,
          "p1": rep["mean_over_actions"]["p1"], "p2": rep["mean_over_actions"]["p2"],
          "strict_p1": rep["mean_over_actions"]["strict_p1"], "mpjve": rep["mean_over_actions"]["mpjve"],
          "readout": rep["readout"], "views": rep["sequences"], "frames": rep["all_frames"]["frames"]}
@@ -463,7 +466,8 @@ def aggregate(per_seed: dict) -> dict:
         m = _mean(rs)
         m["name"], m["seeds"] = name, [r["seed"] for r in rs]
         m["by_seed"] = [{"seed": r["seed"], "p1": r["p1"], "p2": r["p2"],
-                         "motion": r["split"]["speed"] if "split" in r else None} for r in rs]
+                         "motion": r["split"]["speed"] if "split" in r else None,
+                         "partial_time": r.get("train_s_partial", r.get("resumed", False))} for r in rs]
         out[name] = m
     return out
 
@@ -516,6 +520,13 @@ def seed_range(r: dict, key: str, fmt: str) -> str:
 def _mm(r: dict) -> str:
     """P1 with its min-max over seeds: "45.1 (44.0-46.3) mm"."""
     return f"{r['p1']:.1f}{seed_range(r, 'p1', '.1f')} mm"
+
+
+def train_time(r: dict) -> str:
+    """The training column: mean seconds over the seeds, ">= " when a seed's time counts only its last session (a
+    run resumed from before the engine timed its epochs)."""
+    part = any(s.get("partial_time") for s in r.get("by_seed", [])) or r.get("train_s_partial", False)
+    return f"{'>= ' if part else ''}{r['train_s']:.0f} s"
 
 
 def _motion_range(r: dict) -> str:
@@ -764,7 +775,9 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
       "MixSTE is read out seq2frame (one window per frame, its centre). FLOPs per 27-frame window at batch 1, both "
       "conventions of `hotpose.efficiency`; throughput: output frames/s at batch 1, one thread, measured after "
       "training with nothing else running (seq2frame: 1 output frame per window). Training time: wall clock of "
-      f"`train()` including per-epoch validation, with {a.jobs} jobs sharing the {os.cpu_count()} cores.\n")
+      f"`train()` including per-epoch validation, with {a.jobs} jobs sharing the {os.cpu_count()} cores, summed over "
+      "the sessions of a resumed run (\">=\": a run resumed from before the engine timed its epochs, which counts "
+      "only its last session).\n")
 
     def rng(n, key, fmt):
         return seed_range(R[n], key, fmt)
@@ -775,7 +788,7 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         speed = f"{r['split']['speed']:.2f}{rng(n, 'motion', '.2f')}" if "split" in r else "-"
         return (f"| `{n}` | {r['params'] / 1e3:.1f} k | {r['flops_paper'] / 1e6:.1f} M | {r['flops_full'] / 1e6:.1f} M "
                 f"| {r['fps']:,.0f} | **{r['p1']:.1f}**{rng(n, 'p1', '.1f')} | {r['p2']:.1f} | {speed} | {r['mpjve']:.1f} | "
-                f"{r['train_s']:.0f} s | "
+                f"{train_time(r)} | "
                 f"{paper.mpjpe if paper and paper.mpjpe else '-'} |")
 
     head = ("| model | params | FLOPs (paper) | FLOPs (full) | CPU frames/s | P1 mm | P2 mm | motion | MPJVE mm | "
@@ -857,7 +870,7 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
             r, sp = R[n], R[n].get("split", {})
             cells = " | ".join(f"{sp[k]:.1f}" if k in sp else "-" for k in ("all", "selected", "pruned"))
             w(f"| `{n.split('/', 1)[1]}` | {steps(n)} | **{r['p1']:.1f}**{seed_range(r, 'p1', '.1f')} | {r['p2']:.1f} | "
-              f"{motion(R[n]):.2f}{seed_range(r, 'motion', '.2f')} | {r['mpjve']:.1f} | {cells} | {r['train_s']:.0f} s |")
+              f"{motion(R[n]):.2f}{seed_range(r, 'motion', '.2f')} | {r['mpjve']:.1f} | {cells} | {train_time(r)} |")
         w("")
     w("## Orderings compared with the paper\n")
     for title, names in (("main (MixSTE family)", ["mixste_243", "hot_mixste_243", "tpc_mixste_243_81"]),

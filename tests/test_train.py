@@ -13,7 +13,7 @@ from hotpose.data.synthetic import write_3dhp, write_h36m
 from hotpose.engine import checkpoint as ckpt
 from hotpose.engine.config import ConfigError, load_config
 from hotpose.engine.evaluate import evaluate_path
-from hotpose.engine.train import lr_factor, train
+from hotpose.engine.train import lr_factor, train, training_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(frames=27, dim=32, mlp_hidden=64, depth=4, keep=9, prune_at=2, drop_path=0.0)
@@ -86,6 +86,11 @@ def test_lr_schedules_of_the_recipes():
     assert lr_factor(0, 0.95, 0.5, 5) == 1
 
 
+def without_times(history: list) -> list:
+    """A run's history without the wall-clock seconds of its epochs (which differ from run to run)."""
+    return [{k: v for k, v in h.items() if k != "epoch_s"} for h in history]
+
+
 def test_train_then_evaluate(tmp_path, h36m_root, capsys):
     cfg = load_config(tiny_config(tmp_path, h36m_root))
     result = train(cfg, device="cpu", progress=False)
@@ -94,6 +99,10 @@ def test_train_then_evaluate(tmp_path, h36m_root, capsys):
         assert (out / name).is_file(), name
     assert any((out / "tb").iterdir())
     assert len(result["history"]) == 2 and result["best"]["selected_on"] == "validation split"
+    # each epoch's wall clock, summed into the run's training time
+    assert all(h["epoch_s"] > 0 for h in result["history"])
+    assert result["seconds"] == pytest.approx(sum(h["epoch_s"] for h in result["history"]))
+    assert training_seconds([{"epoch": 1}] + result["history"]) is None  # an epoch from before the field
     best = ckpt.load_checkpoint(out / "best.pt")
     assert best["epoch"] == result["best"]["epoch"]
     assert load_config(out / "config.yaml").to_dict() == cfg.to_dict()

@@ -21,6 +21,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +197,15 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
     with stop, contextlib.closing(writer) if writer is not None else contextlib.nullcontext():
         best = _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, scaler, writer, stop,
                        out, start, step, best, history, partial, progress)
-    return {"history": history, "best": best, "out": str(out), "rank": d.rank}
+    return {"history": history, "best": best, "out": str(out), "rank": d.rank, "seconds": training_seconds(history)}
+
+
+def training_seconds(history: list) -> float | None:
+    """Wall-clock seconds of a run's epochs summed over every session that trained it (resumed runs included), from
+    the ``epoch_s`` of each epoch's record; None when an epoch predates that field."""
+    if not history or any("epoch_s" not in h for h in history):
+        return None
+    return float(sum(h["epoch_s"] for h in history))
 
 
 def _restore_best(out: Path, state: dict) -> None:
@@ -234,16 +243,18 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
         steps = min(steps, t.steps_per_epoch) if t.steps_per_epoch else steps
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss sum, MPJPE sum, samples
-        first = 0
+        first, t0 = 0, time.perf_counter()
         if partial is not None and epoch == start:  # continue an epoch stopped by Ctrl-C
             first = partial["steps"]
             sums = torch.tensor(partial["sums"], dtype=torch.float64, device=d.device)
+            t0 -= partial.get("seconds", 0.0)  # the time the epoch ran before it was stopped
         bar = tqdm(range(first, steps), desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and d.main),
                    leave=False, dynamic_ncols=True, initial=first, total=steps)
         for s in bar:
             if stop.requested:
                 bar.close()
-                save_last(epoch, [ckpt.rng_state(d.device)], {"partial": {"steps": s, "sums": sums.tolist()}})
+                save_last(epoch, [ckpt.rng_state(d.device)], {"partial": {"steps": s, "sums": sums.tolist(),
+                                                                        "seconds": time.perf_counter() - t0}})
                 raise TrainingInterrupted(f"stopped in epoch {epoch + 1} of {t.epochs} after {s} of its {steps} steps; "
                                           f"{out / ckpt.LAST} holds the run at that step", out)
             batch = np.arange(s * t.batch_size, min((s + 1) * t.batch_size, len(order)))
@@ -292,6 +303,7 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
             improved, score = True, None
         if improved:
             best = {"score": score, "epoch": epoch + 1, "selected_on": SELECTED_ON[t.select_on]}
+        record["epoch_s"] = time.perf_counter() - t0  # wall clock of the epoch's steps and validation
         history.append(record)
         rngs = all_gather_objects(d, ckpt.rng_state(d.device))
         if d.main:
