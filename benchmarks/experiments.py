@@ -205,7 +205,7 @@ def run_one(job: tuple) -> dict:
     partial = resume and res.get("seconds") is None  # resumed, and the earlier sessions' epochs were not timed
     train_s = train_s if res.get("seconds") is None else res["seconds"]
     r = {"name": name, "key": key, "seed": int(seed), "train_s": train_s, "eval_s": eval_s, "best": res["best"],
-         "history": res["history"], "resumed": resume, "train_s_partial": partial,
+         "history": res["history"], "resumed": resume, "train_s_partial": partial, "train_cpu_s": res.get("cpu_seconds"),
          "p1": rep["mean_over_actions"]["p1"], "p2": rep["mean_over_actions"]["p2"],
          "strict_p1": rep["mean_over_actions"]["strict_p1"], "mpjve": rep["mean_over_actions"]["mpjve"],
          "readout": rep["readout"], "views": rep["sequences"], "frames": rep["all_frames"]["frames"]}

@@ -283,6 +283,7 @@ def test_ctrl_c_saves_last_pt_says_how_to_resume_and_resumes_exactly(world, tmp_
     assert without_times(final["history"]) == without_times(ref["history"]), (state.get("partial"), err)
     if state.get("partial"):  # the stopped epoch's time counts the part run before the stop
         assert final["history"][state["epoch"]]["epoch_s"] >= state["partial"]["seconds"] > 0
-    assert "training time: " in r.stdout and " h of wall clock, summed over every session" in r.stdout
+        assert final["history"][state["epoch"]]["epoch_cpu_s"] >= state["partial"]["cpu_seconds"]
+    assert "training time: " in r.stdout and " CPU-hours, summed over every session" in r.stdout
     assert all(torch.equal(final["model"][k], v) for k, v in ref["model"].items())
     assert load_checkpoint(out / "best.pt")["epoch"] == load_checkpoint(tmp_path / "ref" / "best.pt")["epoch"]

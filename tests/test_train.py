@@ -88,7 +88,7 @@ def test_lr_schedules_of_the_recipes():
 
 def without_times(history: list) -> list:
     """A run's history without the wall-clock seconds of its epochs (which differ from run to run)."""
-    return [{k: v for k, v in h.items() if k != "epoch_s"} for h in history]
+    return [{k: v for k, v in h.items() if k not in ("epoch_s", "epoch_cpu_s")} for h in history]
 
 
 def test_train_then_evaluate(tmp_path, h36m_root, capsys):
@@ -102,6 +102,8 @@ def test_train_then_evaluate(tmp_path, h36m_root, capsys):
     # each epoch's wall clock, summed into the run's training time
     assert all(h["epoch_s"] > 0 for h in result["history"])
     assert result["seconds"] == pytest.approx(sum(h["epoch_s"] for h in result["history"]))
+    assert all(h["epoch_cpu_s"] > 0 for h in result["history"])
+    assert result["cpu_seconds"] == pytest.approx(sum(h["epoch_cpu_s"] for h in result["history"]))
     assert training_seconds([{"epoch": 1}] + result["history"]) is None  # an epoch from before the field
     best = ckpt.load_checkpoint(out / "best.pt")
     assert best["epoch"] == result["best"]["epoch"]

@@ -77,8 +77,9 @@ def _train(args: argparse.Namespace) -> int:
         print(f"best P1 {best['score']:.2f} mm at epoch {best['epoch']} (selected on the {best['selected_on']}); "
               f"checkpoints in {result['out']}")
     if result["rank"] == 0 and result.get("seconds") is not None:
-        print(f"training time: {result['seconds'] / 3600:.2f} h of wall clock, summed over every session that trained "
-              f"this run")
+        print(f"training time: {result['seconds'] / 3600:.2f} h of wall clock"
+              + (f", {result['cpu_seconds'] / 3600:.2f} CPU-hours" if result.get("cpu_seconds") is not None else "")
+              + ", summed over every session that trained this run")
     return 0
 
 

@@ -197,15 +197,17 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
     with stop, contextlib.closing(writer) if writer is not None else contextlib.nullcontext():
         best = _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, scaler, writer, stop,
                        out, start, step, best, history, partial, progress)
-    return {"history": history, "best": best, "out": str(out), "rank": d.rank, "seconds": training_seconds(history)}
+    return {"history": history, "best": best, "out": str(out), "rank": d.rank, "seconds": training_seconds(history),
+            "cpu_seconds": training_seconds(history, "epoch_cpu_s")}
 
 
-def training_seconds(history: list) -> float | None:
-    """Wall-clock seconds of a run's epochs summed over every session that trained it (resumed runs included), from
-    the ``epoch_s`` of each epoch's record; None when an epoch predates that field."""
-    if not history or any("epoch_s" not in h for h in history):
+def training_seconds(history: list, key: str = "epoch_s") -> float | None:
+    """Seconds of a run's epochs summed over every session that trained it (resumed runs included): wall clock
+    (``epoch_s``) or the main process's CPU time (``epoch_cpu_s``) of each epoch's record; None when an epoch
+    predates the field."""
+    if not history or any(key not in h for h in history):
         return None
-    return float(sum(h["epoch_s"] for h in history))
+    return float(sum(h[key] for h in history))
 
 
 def _restore_best(out: Path, state: dict) -> None:
@@ -243,18 +245,20 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
         steps = min(steps, t.steps_per_epoch) if t.steps_per_epoch else steps
         net.train()
         sums = torch.zeros(3, dtype=torch.float64, device=d.device)  # loss sum, MPJPE sum, samples
-        first, t0 = 0, time.perf_counter()
+        first, t0, c0 = 0, time.perf_counter(), time.process_time()
         if partial is not None and epoch == start:  # continue an epoch stopped by Ctrl-C
             first = partial["steps"]
             sums = torch.tensor(partial["sums"], dtype=torch.float64, device=d.device)
             t0 -= partial.get("seconds", 0.0)  # the time the epoch ran before it was stopped
+            c0 -= partial.get("cpu_seconds", 0.0)
         bar = tqdm(range(first, steps), desc=f"epoch {epoch + 1}/{t.epochs}", disable=not (progress and d.main),
                    leave=False, dynamic_ncols=True, initial=first, total=steps)
         for s in bar:
             if stop.requested:
                 bar.close()
                 save_last(epoch, [ckpt.rng_state(d.device)], {"partial": {"steps": s, "sums": sums.tolist(),
-                                                                        "seconds": time.perf_counter() - t0}})
+                                                                        "seconds": time.perf_counter() - t0,
+                                                                        "cpu_seconds": time.process_time() - c0}})
                 raise TrainingInterrupted(f"stopped in epoch {epoch + 1} of {t.epochs} after {s} of its {steps} steps; "
                                           f"{out / ckpt.LAST} holds the run at that step", out)
             batch = np.arange(s * t.batch_size, min((s + 1) * t.batch_size, len(order)))
@@ -303,7 +307,9 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
             improved, score = True, None
         if improved:
             best = {"score": score, "epoch": epoch + 1, "selected_on": SELECTED_ON[t.select_on]}
-        record["epoch_s"] = time.perf_counter() - t0  # wall clock of the epoch's steps and validation
+        # the epoch's steps and validation: wall clock, and CPU time of this process (all its threads; a pause or
+        # other jobs on the machine do not count)
+        record["epoch_s"], record["epoch_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
         history.append(record)
         rngs = all_gather_objects(d, ckpt.rng_state(d.device))
         if d.main:
