@@ -205,7 +205,8 @@ def run_one(job: tuple) -> dict:
     partial = resume and res.get("seconds") is None  # resumed, and the earlier sessions' epochs were not timed
     train_s = train_s if res.get("seconds") is None else res["seconds"]
     r = {"name": name, "key": key, "seed": int(seed), "train_s": train_s, "eval_s": eval_s, "best": res["best"],
-         "history": res["history"], "resumed": resume, "train_s_partial": partial, "train_cpu_s": res.get("cpu_seconds"),
+         "history": res["history"], "resumed": resume, "train_s_partial": partial,
+         "train_cpu_s": res.get("cpu_seconds"),
          "p1": rep["mean_over_actions"]["p1"], "p2": rep["mean_over_actions"]["p2"],
          "strict_p1": rep["mean_over_actions"]["strict_p1"], "mpjve": rep["mean_over_actions"]["mpjve"],
          "readout": rep["readout"], "views": rep["sequences"], "frames": rep["all_frames"]["frames"]}
@@ -564,7 +565,8 @@ def targets(R: dict, long_jobs=()) -> str:
         gap = motion(hot) - motion(base)
         add(f"HoT w. MixSTE's motion within {MOTION_GAP:g} of MixSTE's, {at}",
             f"{_motion_range(hot)} vs {_motion_range(base)}: {gap:+.2f} (velocity error, MPJVE: "
-            f"{hot.get('mpjve', float('nan')):.1f} vs {base.get('mpjve', float('nan')):.1f} mm)", abs(gap) <= MOTION_GAP)
+            f"{hot.get('mpjve', float('nan')):.1f} vs {base.get('mpjve', float('nan')):.1f} mm)",
+            abs(gap) <= MOTION_GAP)
     mb, hmb = R.get("motionbert_243"), R.get("hot_motionbert_243")
     if mb and hmb:
         dp1 = verdict(mb, hmb)[0]
@@ -684,8 +686,8 @@ def why(R, long_jobs) -> str:
             return min(e["val_p1_mm"] for e in hist[-k - 1:-k]) - min(e["val_p1_mm"] for e in hist[-k:])
 
         t.append(f"- **Longer training{' moves it off the plateau, slowly' if init == 'official' else ''}.** After "
-                 f"{h[-1]['step']:,} steps HoT w. MixSTE's motion is {_motion_range(lh)} ({hot['history'][-1]['step']:,}"
-                 f" steps: {m('hot_mixste_243'):.2f}) and its P1 {verdict(lb, lh)[0]:+.1f} % against MixSTE's "
+                 f"{h[-1]['step']:,} steps HoT w. MixSTE's motion is {_motion_range(lh)} "
+                 f"({hot['history'][-1]['step']:,} steps: {m('hot_mixste_243'):.2f}) and its P1 {verdict(lb, lh)[0]:+.1f} % against MixSTE's "
                  f"({verdict(base, hot)[0]:+.1f} % at {hot['history'][-1]['step']:,} steps)"
                  + (f"; over the last {k} epochs its validation P1 fell by {fall(h):.1f} mm (to "
                     f"{lh['best']['score']:.1f} mm), MixSTE's by {fall(hb):.1f} mm" if 0 < k < len(hb) else "")
@@ -787,7 +789,8 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         paper = PAPER.get(n)
         speed = f"{r['split']['speed']:.2f}{rng(n, 'motion', '.2f')}" if "split" in r else "-"
         return (f"| `{n}` | {r['params'] / 1e3:.1f} k | {r['flops_paper'] / 1e6:.1f} M | {r['flops_full'] / 1e6:.1f} M "
-                f"| {r['fps']:,.0f} | **{r['p1']:.1f}**{rng(n, 'p1', '.1f')} | {r['p2']:.1f} | {speed} | {r['mpjve']:.1f} | "
+                f"| {r['fps']:,.0f} | **{r['p1']:.1f}**{rng(n, 'p1', '.1f')} | {r['p2']:.1f} | {speed} | "
+                f"{r['mpjve']:.1f} | "
                 f"{train_time(r)} | "
                 f"{paper.mpjpe if paper and paper.mpjpe else '-'} |")
 
@@ -869,7 +872,8 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
         for n, _, _ in long_jobs:
             r, sp = R[n], R[n].get("split", {})
             cells = " | ".join(f"{sp[k]:.1f}" if k in sp else "-" for k in ("all", "selected", "pruned"))
-            w(f"| `{n.split('/', 1)[1]}` | {steps(n)} | **{r['p1']:.1f}**{seed_range(r, 'p1', '.1f')} | {r['p2']:.1f} | "
+            w(f"| `{n.split('/', 1)[1]}` | {steps(n)} | **{r['p1']:.1f}**{seed_range(r, 'p1', '.1f')} | "
+              f"{r['p2']:.1f} | "
               f"{motion(R[n]):.2f}{seed_range(r, 'motion', '.2f')} | {r['mpjve']:.1f} | {cells} | {train_time(r)} |")
         w("")
     w("## Orderings compared with the paper\n")
