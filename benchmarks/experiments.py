@@ -161,8 +161,9 @@ def record_path(out: Path) -> Path:
 
 
 def run_one(job: tuple) -> dict:
-    """Worker: train one model with the engine, then evaluate its best.pt on the test split (flip on)."""
-    key, ov, keep = job
+    """Worker: train one model with the engine, then evaluate its best.pt on the test split (flip on). ``job``: (key,
+    overrides, keep) on BASE, or (key, overrides, keep, config) on another config."""
+    key, ov, keep, *base = job
     name, seed = key.rsplit("@", 1)
     import torch
 
@@ -172,7 +173,7 @@ def run_one(job: tuple) -> dict:
     from hotpose.engine.train import TrainingInterrupted, train
 
     os.chdir(ROOT)
-    cfg = load_config(BASE, ov)
+    cfg = load_config(base[0] if base else BASE, ov)
     out = Path(cfg.out)
     done = out / "result.json"
     rec = record_path(out)
