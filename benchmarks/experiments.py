@@ -671,13 +671,16 @@ def why(R, long_jobs) -> str:
                  "not better. The velocity error says which: MPJVE "
                  f"{vel(h):.1f} mm for HoT w. MixSTE against {vel(b):.1f} mm for MixSTE"
                  + (f" ({vel(li):.1f} mm with linear recovery)" if li in R else "")
-                 + (f", so HoT's predictions are {1 - vel(h) / vel(b):.0%} closer to the true frame-to-frame motion: "
-                    "the motion it lacks is mostly MixSTE's jitter, which rebuilding the window from 9 of its 27 "
-                    "tokens smooths away. The target (within 0.1 of MixSTE's motion) was set to catch a model stuck "
-                    "on the plateau, where the motion is near 0; it is missed here for the opposite reason."
+                 + (f": HoT's velocity error is {1 - vel(h) / vel(b):.0%} lower, so the motion it lacks is mostly "
+                    "MixSTE's jitter, which rebuilding the window from 9 of its 27 tokens smooths away."
                     if smoother else
-                    f": HoT's predictions are {vel(h) / vel(b) - 1:.0%} further from the true frame-to-frame "
-                    "motion, so they miss motion that MixSTE follows."))
+                    f": HoT's velocity error is {vel(h) / vel(b) - 1:.0%} higher, so it misses motion that MixSTE "
+                    "follows.")
+                 + "".join(f" At {R[q + 'mixste_243']['history'][-1]['step']:,} steps: motion "
+                           f"{m(q + 'hot_mixste_243'):.2f} vs {m(q + 'mixste_243'):.2f}, MPJVE "
+                           f"{vel(q + 'hot_mixste_243'):.1f} vs {vel(q + 'mixste_243'):.1f} mm." for q in gaps[:-1])
+                 + (" The target (within 0.1 of MixSTE's motion) was set to catch a model stuck on the plateau, "
+                    "where the motion is near 0; it is missed here for the opposite reason." if smoother else ""))
     if long_jobs and "split" in R.get("long/hot_mixste_243", {}):
         lh, lb = R["long/hot_mixste_243"], R["long/mixste_243"]
         h, hb = lh["history"], lb["history"]

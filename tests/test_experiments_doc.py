@@ -144,11 +144,14 @@ def test_why_reads_the_velocity_error(ex, results):
     text = ex.why(results, long_jobs=["long/x"])
     assert "At 4,000 steps HoT w. MixSTE moves 0.55" in text
     assert "MPJVE 9.0 mm for HoT w. MixSTE against 12.0 mm" in text
-    assert "25% closer to the true frame-to-frame motion" in text
+    assert "HoT's velocity error is 25% lower" in text and "opposite reason" in text
     r = dict(results)
     r["long/hot_mixste_243"] = dict(r["long/hot_mixste_243"], mpjve=15.0)
     text = ex.why(r, long_jobs=["long/x"])
-    assert "25% further from the true frame-to-frame motion" in text and "jitter, which" not in text
+    assert "HoT's velocity error is 25% higher" in text and "jitter, which" not in text
+    # the short runs' gap is told too when it also exceeds the target
+    r["hot_mixste_243"] = dict(r["hot_mixste_243"], split=dict(r["hot_mixste_243"]["split"], speed=0.5))
+    assert "At 1,000 steps: motion 0.50 vs 0.72, MPJVE 10.0 vs 10.0 mm." in ex.why(r, long_jobs=["long/x"])
     # uniform 50.5-51.5 vs attention 54-56 and motion 55-57: apart; TPC 51-53 overlaps uniform and attention
     assert "`hot_mixste_243_uniform` / `hot_mixste_243_attention`" in text
     assert "`hot_mixste_243` / `hot_mixste_243_uniform`" not in text
