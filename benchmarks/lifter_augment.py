@@ -94,10 +94,12 @@ def score_run(job: tuple) -> dict:
 
 
 def cpu_per_100(r: dict) -> float | None:
+    """Training CPU seconds per 100 steps of one run's record (None when an epoch was not timed)."""
+    from hotpose.engine.train import training_seconds
+
     h = r.get("history", [])
-    if not h or any("epoch_cpu_s" not in e for e in h):
-        return None
-    return sum(e["epoch_cpu_s"] for e in h) / h[-1]["step"] * 100
+    cpu = training_seconds(h, "epoch_cpu_s")
+    return None if cpu is None else cpu / h[-1]["step"] * 100
 
 
 def render(a: argparse.Namespace, runs: dict, scores: dict) -> str:
