@@ -421,14 +421,15 @@ def main() -> int:
     return 0
 
 
-def run_pool(jobs: list, processes: int) -> dict | None:
-    """Run ``run_one`` over ``jobs`` in ``processes`` worker processes: {key: result}, or None when the pass was
-    stopped (Ctrl-C reaches every process; the runs in progress write last.pt, the pool is ended so that no other
-    run starts, and ``--keep`` continues where it stopped)."""
+def run_pool(jobs: list, processes: int, worker=None) -> dict | None:
+    """Run ``worker`` (default ``run_one``; a module-level function returning a dict with ``key``) over ``jobs`` in
+    ``processes`` worker processes: {key: result}, or None when the pass was stopped (Ctrl-C reaches every process;
+    the runs in progress write last.pt, the pool is ended so that no other run starts, and ``--keep`` continues
+    where it stopped)."""
     out = {}
     pool = mp.get_context("spawn").Pool(processes, maxtasksperchild=1)
     try:
-        for r in pool.imap_unordered(run_one, jobs):
+        for r in pool.imap_unordered(worker or run_one, jobs):
             if r.get("interrupted"):
                 raise KeyboardInterrupt
             out[r["key"]] = r

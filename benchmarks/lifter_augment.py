@@ -68,8 +68,9 @@ def scores_path(out: Path) -> Path:
 
 def score_run(job: tuple) -> dict:
     """Worker: lifter_targets' test protocols on one finished run's best.pt; stored beside the run's record and
-    reused while that record is the same (its SHA-256), so a later checkout without the run folder keeps them."""
-    out, = job
+    reused while that record is the same (its SHA-256), so a later checkout without the run folder keeps them.
+    Returns the scores with ``key`` (for ``experiments.run_pool``)."""
+    key, out = job
     import torch
 
     torch.set_num_threads(1)
@@ -81,7 +82,7 @@ def score_run(job: tuple) -> dict:
     path = scores_path(out)
     digest = hashlib.sha256(rec.read_bytes()).hexdigest()
     if path.exists() and json.loads(path.read_text()).get("record_sha256") == digest:
-        return json.loads(path.read_text())
+        return {"key": key, **json.loads(path.read_text())}
     model = lt.load_model(str(out / "best.pt"))
     res = {"run": str(out), "record_sha256": digest}
     for proto in dict.fromkeys(p for p, _ in PROTOCOLS):
@@ -90,7 +91,7 @@ def score_run(job: tuple) -> dict:
         res[proto] = r
     path.write_text(json.dumps(res, indent=1) + "\n")
     print(f"[{time.strftime('%H:%M:%S')}] scored {out}: plain P1 {res['plain']['p1']:.1f} mm", flush=True)
-    return res
+    return {"key": key, **res}
 
 
 def cpu_per_100(r: dict) -> float | None:
@@ -192,11 +193,10 @@ def main() -> int:
         if res is None:
             return 130
         runs = {(k.rsplit("@", 1)[0], int(k.rsplit("@", 1)[1])): r for k, r in res.items()}
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-            got = pool.map(score_run, [(str(outs[k]),) for k in runs])
-        scores = dict(zip(runs, got))
+        got = X.run_pool([(k, str(outs[k])) for k in runs], a.jobs, worker=score_run)
+        if got is None:
+            return 130
+        scores = {k: got[k] for k in runs}
     if not scores:
         print("no scored runs yet: train them first (without --render)")
         return 1
