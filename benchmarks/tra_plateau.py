@@ -68,6 +68,11 @@ REAL = Path("benchmarks/results/tra_init_check.json")  # tracked copy; a new pas
 REAL_RUNS = Path("runs/tra_init_check/results.json")  # what REAL_CMD writes
 REAL_CMD = ("python benchmarks/experiments.py --only mixste_243,hot_mixste_243,hot_mixste_243_official_init,"
             "hot_motionbert_243 --epochs 4 --steps 100 --long-epochs 0 --runs runs/tra_init_check")
+# The experiments' seeded pass (docs/results.md): its per-seed records, read for the two inits side by side
+EXPERIMENTS = Path("benchmarks/results/experiments")
+SEEDED = [("mixste_243", "- (no pruning)"), ("hot_mixste_243", "sinusoidal (default)"),
+          ("hot_mixste_243_official_init", "official"), ("hot_mixste_243_linear", "- (linear recovery)"),
+          ("motionbert_243", "- (no pruning)"), ("hot_motionbert_243", "sinusoidal (default)")]
 
 
 def trajectories(gen, batch: int, frames: int, channels: int = 2):
@@ -258,7 +263,7 @@ about step 1,400.
 
 def render(res: dict, a, started: str) -> str:
     L = ["# The TRA plateau and the init that removes it (synthetic trajectories)\n",
-         f"Written by `benchmarks/tra_plateau.py` (last pass {started}); every figure is one it printed. Each "
+         f"Written by `benchmarks/tra_plateau.py` (newest run {started}); every figure is one it printed. Each "
          "variant's run is stored in `benchmarks/results/tra_plateau.json` with its date; a pass with `--only` trains those "
          "variants and rewrites this page from all stored runs.\n",
          "```bash\n" + PASSES + "\n```\n",
@@ -295,6 +300,7 @@ def render(res: dict, a, started: str) -> str:
     if REAL_RUNS.exists():  # a pass of REAL_CMD since: its rows replace the stored ones of the same models
         stored = json.loads(REAL.read_text()) if REAL.exists() else {}
         REAL.write_text(json.dumps({**stored, **json.loads(REAL_RUNS.read_text())}, indent=1) + "\n")
+    L += seeds_section(EXPERIMENTS)
     if REAL.exists():
         L += real_section(json.loads(REAL.read_text()))
     L.append(EARLIER)
@@ -334,6 +340,43 @@ def choice(res: dict) -> list[str]:
         if v in res:
             L.append(f"- {text} (`{v}`): {at(v)}.")
     L += ["", CHOICE]
+    return L
+
+
+def seeds_section(root: Path) -> list[str]:
+    """Both inits side by side on real motion, from the experiments' per-seed records under ``root``
+    (seed<N>/<model>.json, seed<N>/long/<model>.json): mean over the seeds, min-max in brackets. [] without records."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import experiments as X
+
+    names = dict(SEEDED)
+    per = {}
+    for f in sorted(root.glob("seed*/**/*.json")):
+        rel = f.relative_to(root)
+        if f.stem in names and rel.parts[0][4:].isdigit():
+            per[f"{'long/' if 'long' in rel.parts[1:-1] else ''}{f.stem}@{int(rel.parts[0][4:])}"] = \
+                json.loads(f.read_text())["result"]
+    if not per:
+        return []
+    R = X.aggregate(per)
+    L = ["## Real motion, several seeds: both inits side by side\n",
+         "From the records of the seeded pass of `benchmarks/experiments.py` (docs/results.md: Bandai-Namco motion, "
+         f"train B1 C1 C2 C3, test B2, flip on), in {root}/; mean over the seeds, min-max in brackets. Motion and "
+         "MPJVE (mean per-joint velocity error) as in docs/results.md.\n",
+         "| model | TRA init | steps | seeds | P1 mm | motion | MPJVE mm |", "|---|---|---|---|---|---|---|"]
+    for long in (False, True):
+        for n, init in SEEDED:
+            r = R.get(f"long/{n}" if long else n)
+            if r is None:
+                continue
+            L.append(f"| `{n}` | {init} | {r['history'][-1]['step']:,} | {', '.join(map(str, r['seeds']))} | "
+                     f"{X._mm(r)[:-3]} | {X._motion_range(r)} | {r['mpjve']:.1f} |")
+    L.append("")
+    new, old = R.get("hot_mixste_243"), R.get("hot_mixste_243_official_init")
+    if new and old:
+        L.append(f"At {new['history'][-1]['step']:,} steps the default init gives HoT w. MixSTE a P1 of {X._mm(new)} "
+                 f"against the official init's {X._mm(old)}{X.spread_word(new, old)}, and motion "
+                 f"{X._motion_range(new)} against {X._motion_range(old)}.\n")
     return L
 
 
@@ -389,6 +432,8 @@ def main() -> int:
                 store.parent.mkdir(exist_ok=True)
                 store.write_text(json.dumps(res, indent=1) + "\n")
     res = stored()
+    if res:  # the page's date: its newest run's
+        started = max(r["when"] for r in res.values())
     Path(a.doc).write_text(render(res, a, started))
     print(f"wrote {a.doc}")
     return 0

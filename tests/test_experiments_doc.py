@@ -1,6 +1,7 @@
 """benchmarks/experiments.py: the targets table, from made-up three-seed results (no training)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,25 @@ def test_why_reads_the_velocity_error(ex, results):
     # uniform 50.5-51.5 vs attention 54-56 and motion 55-57: apart; TPC 51-53 overlaps uniform and attention
     assert "`hot_mixste_243_uniform` / `hot_mixste_243_attention`" in text
     assert "`hot_mixste_243` / `hot_mixste_243_uniform`" not in text
+
+
+def test_tra_plateau_reads_both_inits_from_the_seed_records(tmp_path):
+    """docs/tra_plateau.md's seeded section: the experiments' per-seed records, both inits side by side."""
+    tp = load_benchmark("tra_plateau")
+    records = {**fake("hot_mixste_243", [51, 52, 53], [0.60, 0.65, 0.66], 60e6),
+               **fake("hot_mixste_243_official_init", [60, 61, 62], [0.01, 0.01, 0.02], 60e6),
+               **fake("long/mixste_243", [40, 41, 42], [0.80, 0.80, 0.80], 100e6, 4000, 12.0),
+               **fake("not_a_seeded_model", [1, 1, 1], None, 1e6)}
+    for key, r in records.items():
+        name, seed = key.rsplit("@", 1)
+        f = tmp_path / f"seed{seed}" / f"{name}.json"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps({"result": r}))
+    text = "\n".join(tp.seeds_section(tmp_path))
+    rows = {line.split(" | ")[0][3:-1] + "@" + line.split(" | ")[2]: line for line in text.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {"hot_mixste_243@1,000", "hot_mixste_243_official_init@1,000", "mixste_243@4,000"}
+    assert "| 1, 2, 3 | 52.0 (51.0-53.0) | 0.64 (0.60-0.66) | 10.0 |" in rows["hot_mixste_243@1,000"]
+    assert "| official |" in rows["hot_mixste_243_official_init@1,000"]
+    assert "52.0 (51.0-53.0) mm against the official init's 61.0 (60.0-62.0) mm (beyond the seed spread)" in text
+    assert tp.seeds_section(tmp_path / "none") == []
