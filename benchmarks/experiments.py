@@ -436,9 +436,10 @@ def run_pool(jobs: list, processes: int, worker=None) -> dict | None:
     except KeyboardInterrupt:
         pool.terminate()
         pool.join()
-        print(f"[{time.strftime('%H:%M:%S')}] stopped: {len(out)} runs finished in this pass; the runs in progress "
-              "hold their state in last.pt; run again with --keep to continue (and benchmarks/stash_runs.py save "
-              "to carry them to another checkout)", flush=True)
+        print(f"[{time.strftime('%H:%M:%S')}] stopped: {len(out)} of {len(jobs)} jobs finished in this pass; "
+              "training runs in progress hold their state in last.pt (a scoring job starts again); run again "
+              "with --keep to continue (and benchmarks/stash_runs.py save to carry them to another checkout)",
+              flush=True)
         return None
     pool.close()
     pool.join()
