@@ -66,7 +66,8 @@ def test_targets_table(ex, results):
     assert v["HoT w. MotionBERT's motion above 0.3"] == "met"
     # uniform 51.0 mm is ahead of TPC 52.0 mm, ranges overlapping
     assert v["Pruning ablation: TPC first (TRA recovery)"] == "missed"
-    assert "TPC second of 4, 1.0 mm behind `hot_mixste_243_uniform` (within the seed spread)" in text
+    assert ("TPC second of 4, 1.0 mm behind `hot_mixste_243_uniform` (within the seed spread); seed by seed, "
+            "higher on 3 of 3 (by 0.5-1.5 mm)") in text
     assert v["Recovery: TRA within the seed spread of linear interpolation or better, 1,000 steps"] == "met"
     # long: TRA 45.0 (44-46) vs linear 44.0 (43.5-44.5): worse, but the ranges overlap
     assert v["Recovery: TRA within the seed spread of linear interpolation or better, 4,000 steps"] == "met"
@@ -137,6 +138,16 @@ def test_whole_doc_renders(ex, results, monkeypatch):
     # a seed resumed from before epochs were timed: its time is a lower bound, in the main table's row only
     assert text.count("| >= 100 s |") == 1 and "| `mixste_243` |" in text.split("| >= 100 s |")[0].splitlines()[-1]
     assert "seeds 1, 2, 3" in text and "The other seeds" in text
+
+
+def test_seed_by_seed(ex):
+    """Same-seed differences: a sign held on every shared seed is told with its range, a mixed one as such."""
+    r = ex.aggregate({**fake("a", [50, 52, 54], None, 1), **fake("b", [51, 52.5, 53.5], None, 1),
+                      **fake("c", [51, 53, 56], None, 1), **fake("d", [49], None, 1)})
+    assert ex.seed_by_seed(r["a"], r["c"]) == "; seed by seed, lower on 3 of 3 (by 1.0-2.0 mm)"
+    assert ex.seed_by_seed(r["c"], r["a"]) == "; seed by seed, higher on 3 of 3 (by 1.0-2.0 mm)"
+    assert ex.seed_by_seed(r["a"], r["b"]) == "; seed by seed, lower on 2 of 3, higher on the others"
+    assert ex.seed_by_seed(r["a"], r["d"]) == ""  # one shared seed
 
 
 def test_why_reads_the_velocity_error(ex, results):
