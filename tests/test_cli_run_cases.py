@@ -132,6 +132,8 @@ CASES = [
     Case("evaluate-negative-threads", ["evaluate", "{run}", "--threads", "-2"], 2, "must be 0 (torch's choice)"),
     Case("evaluate-cuda-without-gpu", ["evaluate", "{run}", "--device", "cuda"], 2, "no CUDA device:",
          needs="no-cuda"),
+    Case("evaluate-unknown-pruner", ["evaluate", "{run}", "--pruner", "densest"], 2,
+         "unknown pruner 'densest'; expected one of"),
     Case("evaluate-text-file", ["evaluate", "{base}/text.pt"], 2, "is a text file, not a PyTorch checkpoint"),
     Case("evaluate-random-bytes", ["evaluate", "{base}/random.pt"], 2, "not a PyTorch file"),
     Case("evaluate-official-checkpoint", ["evaluate", "{base}/official.pt"], 2,
@@ -240,6 +242,21 @@ def test_evaluate_gives_the_same_figures_every_run_and_leaves_the_rng_alone(plac
         reports.append(json.loads(capsys.readouterr().out))
     assert reports[0] == reports[1] == reports[2]
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_evaluate_with_another_pruner(place, capsys):
+    """--pruner scores a TPC-trained model with the uniform pruner's frames, and says so; naming the trained pruner
+    changes nothing."""
+    reports = {}
+    for extra in ([], ["--pruner", "tpc"], ["--pruner", "uniform"]):
+        assert run_main(["evaluate", place["run"], "--format", "json", "--no-progress", *extra]) == 0
+        reports[tuple(extra)] = json.loads(capsys.readouterr().out)
+    assert reports[()] == reports[("--pruner", "tpc")]
+    assert reports[()]["pruner"] == reports[()]["trained_pruner"] == "tpc"
+    assert (reports[("--pruner", "uniform")]["pruner"], reports[("--pruner", "uniform")]["trained_pruner"]) == \
+        ("uniform", "tpc")
+    assert run_main(["evaluate", place["run"], "--no-progress", "--pruner", "uniform"]) == 0
+    assert "| pruner uniform (trained with tpc) |" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------------- subprocess

@@ -101,7 +101,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate_path(args.checkpoint, args.overrides, split=args.split,
                            flip=False if args.no_flip else None, readout=args.readout, protocol=args.protocol,
                            batch_size=args.batch_size, device=args.device, progress=not args.no_progress,
-                           save_predictions=args.save_predictions)
+                           save_predictions=args.save_predictions, pruner=args.pruner)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return 0
     if args.json:
@@ -112,6 +112,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         src = report["source"]
         print(f"{report['model']} | weights: {src['weights']}"
               + (f" (epoch {src['epoch']}, selected on the {src['selected_on']})" if "epoch" in src else "")
+              + (f" | pruner {report['pruner']} (trained with {report['trained_pruner']})"
+                 if report.get("pruner") != report.get("trained_pruner") else "")
               + f" | {report['data']} {report['split']} split, {report['sequences']} views | readout "
               f"{report['readout']}, flip {'on' if report['flip'] else 'off'}")
         print(format_table(report, pck=report["data"] == "3dhp", protocol=report["protocol"]))
@@ -151,6 +153,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (auto: the GPU if any)")
     p.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     p.add_argument("--format", choices=["table", "json"], default="table", help="what to print")
+    p.add_argument("--pruner", help="hourglass models: choose the kept frames with this pruner (tpc, uniform, "
+                   "attention, motion) instead of the trained one")
     p.add_argument("--save-predictions", metavar="NPZ", help="save the per-view predictions (metres)")
     p.add_argument("--overwrite", action="store_true", help="replace existing --json / --save-predictions files")
     p.add_argument("--threads", type=threads_int, default=0, help="CPU threads (default 0: torch's choice)")

@@ -234,12 +234,15 @@ def format_table(report: dict, pck: bool = False, protocol: str = "official") ->
 
 def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: bool | None = None,
                   readout: str | None = None, protocol: str | None = None, batch_size: int | None = None,
-                  device: str = "auto", progress: bool = True, save_predictions: str | Path | None = None) -> dict:
+                  device: str = "auto", progress: bool = True, save_predictions: str | Path | None = None,
+                  pruner: str | None = None) -> dict:
     """Evaluate a checkpoint (a ``.pt`` file, or a run folder: its best.pt) or, for a baseline, the untrained model
     of a YAML config, on ``split``. ``overrides`` (``section.key=value``) change the stored config (e.g. where the
     data lives); the keyword arguments, when given, replace the config's ``eval`` settings. Returns the report of
     :func:`summarize` with what was evaluated and how. The clustering's random tie-breaks are drawn from
-    :data:`EVAL_SEED` (the same figures on every run; the caller's RNG state is left as it was)."""
+    :data:`EVAL_SEED` (the same figures on every run; the caller's RNG state is left as it was). ``pruner``
+    (an hourglass model only): choose the kept frames with this pruner (``"uniform"``, ``"tpc"``, ...) instead of
+    the one the model was trained with; reported as ``pruner`` (the trained one as ``trained_pruner``)."""
     from hotpose.data.config import load_splits
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import apply_overrides, config_from_dict, load_config
@@ -267,6 +270,16 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
             model = ckpt.model_from_checkpoint(state)
         best = state.get("best") or {}
         source = {"weights": str(path), "epoch": state["epoch"], "selected_on": best.get("selected_on")}
+    trained_pruner = model.hourglass.pruner if model.hourglass is not None else None
+    if pruner is not None:
+        from hotpose.hourglass.pruners import PRUNERS
+
+        if model.hourglass is None:
+            raise ValueError(f"a pruner was given, but {model.config.get('name')} has no hourglass (nothing is "
+                             f"pruned)")
+        if pruner not in PRUNERS:
+            raise ValueError(f"unknown pruner {pruner!r}; expected one of {sorted(PRUNERS)}")
+        model.hourglass.pruner = pruner
     e = cfg.eval
     flip = e.flip if flip is None else flip
     readout = resolve_readout(model, e.readout if readout is None else readout)
@@ -290,4 +303,6 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     report = summarize(scores)
     report.update({"model": model.config.get("name"), "source": source, "split": split, "data": cfg.data.kind,
                    "flip": flip, "readout": readout, "protocol": protocol, "units": "mm (PCK, AUC: %)"})
+    if trained_pruner is not None:
+        report.update({"pruner": model.hourglass.pruner, "trained_pruner": trained_pruner})
     return report
