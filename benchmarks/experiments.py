@@ -744,6 +744,7 @@ def why(R, long_jobs) -> str:
                         "changes P1 less than the seed does at this budget." if seeds > 1 else
                         "one seed per model, so no difference between them is established.")
                      + " The paper's pruners differ by 0.4-1.8 mm on Human3.6M after full training (41.0-42.8 mm).")
+            t[-1] += swap_said(R)
     mb, hmb = R["motionbert_243"], R["hot_motionbert_243"]
     ahead = hmb["p1"] < mb["p1"]
     t.append(f"- **MotionBERT.** HoT w. MotionBERT ({_mm(hmb)}, motion {_motion_range(hmb)}) "
@@ -756,6 +757,76 @@ def why(R, long_jobs) -> str:
              + (", and a window's mean pose is a good part of the answer." if ahead and m("hot_motionbert_243") < 0.1
                 else "."))
     return "\n".join(t) + "\n"
+
+
+SWAP = ROOT / "benchmarks" / "results" / "pruner_swap.json"
+
+
+def pruner_swap(R: dict, path: Path | None = None) -> dict:
+    """benchmarks/pruner_swap.py's scores of the pruning ablation's models with every pruner's kept frames, averaged
+    over the seeds of R whose run it scored (an entry counts only if its own-pruner P1 is the one R holds for that
+    seed): {model: {"trained": pruner, "seeds": [...], "p1": {test pruner: mean P1}}}; {} without the file."""
+    path = path or SWAP
+    if not path.exists():
+        return {}
+    rows = json.loads(path.read_text())["rows"]
+    out = {}
+    for name, r in R.items():
+        got = {}
+        for s in r.get("by_seed", []):
+            e = rows.get(f"{name}@{s['seed']}")
+            if e and abs(e["p1"][e["trained"]] - s["p1"]) <= 0.05:
+                got[s["seed"]] = e
+        if got:
+            out[name] = {"trained": next(iter(got.values()))["trained"], "seeds": len(got),
+                         "p1": _mean([e["p1"] for e in got.values()]),
+                         "by_seed": {k: e["p1"] for k, e in got.items()}}
+    return out
+
+
+def swap_said(R: dict) -> str:
+    """What the crossed table says about TPC against the pruner that beat it (if one did): how much of the gap the
+    frames chosen at test time explain, and how much the training with them. "" without the table's figures."""
+    S = pruner_swap(R)
+    pruners = [n for n in S if n in R]
+    if "hot_mixste_243" not in pruners or len(pruners) < 2:
+        return ""
+    first = min(pruners, key=lambda n: R[n]["p1"])
+    if first == "hot_mixste_243":
+        return ""
+    common = sorted(S["hot_mixste_243"]["by_seed"].keys() & S[first]["by_seed"].keys())
+    if not common:
+        return ""
+    q = S[first]["trained"]
+    t, f = (_mean([S[n]["by_seed"][k] for k in common]) for n in ("hot_mixste_243", first))
+    frames = t[q] - t["tpc"]  # TPC's weights: the other pruner's frames instead of its own
+    training = t[q] - f[q]  # the same (the other pruner's) frames: TPC's weights against the other's
+    return (f" Why TPC trails `{first}` (the crossed table below the pruning ablation): on TPC's weights, {q} frames "
+            f"instead of TPC's change P1 by {frames:+.1f} mm ({t['tpc']:.1f} -> {t[q]:.1f} mm); on the same "
+            f"{q} frames, TPC's weights score {training:+.1f} mm against `{first}`'s ({t[q]:.1f} vs {f[q]:.1f} mm). "
+            + ("So the gap is in what training gave the weights, not in the frames TPC keeps at test time"
+               if abs(frames) < abs(training) / 2 else
+               "So the frames TPC keeps at test time explain most of the gap" if abs(training) < abs(frames) / 2 else
+               "The frames and the training each explain part of the gap")
+            + (f": with the {q} pruner the kept token of each rank is the same frame in every window (frames 1, 4, "
+               "..., 25), so the rank embedding added to it also names its time, while with TPC the same rank "
+               "names different frames in different windows, a likely reason." if q == "uniform" and
+               abs(frames) < abs(training) / 2 else ".")
+            + (f" Means over the {len(common)} seeds both were scored on." if len(common) > 1 else " One seed."))
+
+
+def swap_lines(S: dict) -> list[str]:
+    """The crossed table: a row per trained model, a column per pruner at test time (mean P1 over seeds)."""
+    cols = list(next(iter(S.values()))["p1"])
+    lines = ["Each model scored with every pruner's kept frames (`python benchmarks/pruner_swap.py`, then this "
+             "script; `hotpose evaluate --pruner`): a row is one training, a column the frames chosen at test time; "
+             "P1 mm, mean over the seeds scored, the model's own pruner in bold.\n",
+             "| trained with | seeds | " + " | ".join(f"{q} frames" for q in cols) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for n, r in S.items():
+        lines.append(f"| {r['trained']} (`{n}`) | {r['seeds']} | " + " | ".join(
+            f"**{v:.1f}**" if q == r["trained"] else f"{v:.1f}" for q, v in r["p1"].items()) + " |")
+    return lines + [""]
 
 
 def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
@@ -852,6 +923,10 @@ def render(models, jobs, R, a, started, total_s, long_jobs=()) -> str:
       "recovery)\n")
     w(note)
     split_table("pruning", ["hot_mixste_243"])
+    S = pruner_swap(R)
+    if S:
+        for line in swap_lines(S):
+            w(line)
     w("## Recovery ablation (TRA = `hot_mixste_243`, nearest, linear interpolation; TPC pruning)\n")
     split_table("recovery", ["hot_mixste_243"])
 

@@ -150,6 +150,36 @@ def test_seed_by_seed(ex):
     assert ex.seed_by_seed(r["a"], r["d"]) == ""  # one shared seed
 
 
+def test_pruner_swap_table_and_why(ex, results, tmp_path, monkeypatch):
+    """The crossed table uses only the entries whose own-pruner P1 is the run's, and the why-paragraph splits TPC's
+    gap to the winning pruner into the test-time frames and the training."""
+    rows = {}
+    for name, own in (("hot_mixste_243", "tpc"), ("hot_mixste_243_uniform", "uniform")):
+        for s in results[name]["by_seed"]:
+            p1 = {"tpc": s["p1"], "uniform": s["p1"], "attention": 60.0, "motion": 61.0}
+            if name == "hot_mixste_243":
+                p1["uniform"] = s["p1"] + 0.32  # TPC's weights on uniform frames: +0.32
+            else:
+                p1["tpc"] = s["p1"] + 0.5
+            rows[f"{name}@{s['seed']}"] = {"trained": own, "record_p1": s["p1"], "p1": p1}
+    rows["hot_mixste_243_uniform@3"]["p1"]["uniform"] += 1.0  # another run's figures: left out
+    swap = tmp_path / "pruner_swap.json"
+    swap.write_text(json.dumps({"rows": rows}))
+    monkeypatch.setattr(ex, "SWAP", swap)
+    S = ex.pruner_swap(results, swap)
+    assert S["hot_mixste_243"]["seeds"] == 3 and S["hot_mixste_243_uniform"]["seeds"] == 2
+    assert S["hot_mixste_243"]["p1"]["uniform"] == pytest.approx(52.32)
+    table = "\n".join(ex.swap_lines(S))
+    assert "| tpc (`hot_mixste_243`) | 3 | **52.0** | 52.3 | 60.0 | 61.0 |" in table
+    said = ex.swap_said(results)
+    # seeds 1 and 2 (uniform's third is left out): TPC 51.5 on its frames, 51.82 on uniform frames; uniform 50.75
+    assert "change P1 by +0.3 mm (51.5 -> 51.8 mm)" in said and "+1.1 mm against" in said
+    assert "the gap is in what training gave the weights" in said and "the 2 seeds both were scored on" in said
+    assert "Why TPC trails" in ex.why(results, long_jobs=["long/x"])
+    monkeypatch.setattr(ex, "SWAP", tmp_path / "none.json")
+    assert ex.swap_said(results) == "" and ex.pruner_swap(results, tmp_path / "none.json") == {}
+
+
 def test_why_reads_the_velocity_error(ex, results):
     """Less motion than MixSTE with a lower velocity error is told as smoothing, with a higher one as missed motion;
     the pruners' paragraph reports the pairs apart beyond the seed spread."""
