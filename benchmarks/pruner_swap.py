@@ -62,10 +62,12 @@ def main() -> int:
         print(f"no finished run of the pruning ablation in {runs}: run benchmarks/experiments.py first",
               file=sys.stderr)
         return 1
+    scored = 0
     for i, (s, n) in enumerate(todo, 1):
         key, rec = f"{n}@{s}", record_p1(runs, s, n)
         if a.keep and key in rows and abs(rows[key]["record_p1"] - rec) < 1e-9:
             continue
+        scored += 1
         t0 = time.perf_counter()
         p1 = {q: score(runs / f"seed{s}" / n, q) for q in PRUNERS}
         own = p1[TRAINED[n]]
@@ -77,7 +79,8 @@ def main() -> int:
               + f" mm ({time.perf_counter() - t0:.0f} s)", flush=True)
         OUT.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                                    "runs": a.runs, "rows": rows}, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)} ({len(rows)} runs)")
+    print(f"wrote {OUT.relative_to(ROOT)} ({scored} runs scored, {len(rows)} in all)" if scored else
+          f"{OUT.relative_to(ROOT)} already holds every finished run ({len(rows)})")
     return 0
 
 
