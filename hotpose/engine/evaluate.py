@@ -272,14 +272,12 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
         source = {"weights": str(path), "epoch": state["epoch"], "selected_on": best.get("selected_on")}
     trained_pruner = model.hourglass.pruner if model.hourglass is not None else None
     if pruner is not None:
-        from hotpose.hourglass.pruners import PRUNERS
+        import dataclasses
 
         if model.hourglass is None:
             raise ValueError(f"a pruner was given, but {model.config.get('name')} has no hourglass (nothing is "
                              f"pruned)")
-        if pruner not in PRUNERS:
-            raise ValueError(f"unknown pruner {pruner!r}; expected one of {sorted(PRUNERS)}")
-        model.hourglass.pruner = pruner
+        model.hourglass.pruner = dataclasses.replace(model.hourglass, pruner=pruner).pruner  # the config validates
     e = cfg.eval
     flip = e.flip if flip is None else flip
     readout = resolve_readout(model, e.readout if readout is None else readout)
