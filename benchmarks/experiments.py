@@ -608,7 +608,7 @@ def targets(R: dict, long_jobs=()) -> str:
             rank = sorted(pruners, key=lambda n: R[n]["p1"]).index("hot_mixste_243") + 1
             said = (f"TPC {('second', 'third', 'fourth')[rank - 2]} of {len(pruners)}, "
                     f"{tpc['p1'] - R[first]['p1']:.1f} mm behind `{first}`{spread_word(tpc, R[first])}"
-                    f"{seed_by_seed(tpc, R[first])}")
+                    f"{seed_by_seed(tpc, R[first])}; why: *The pruners* below")
         add("Pruning ablation: TPC first (TRA recovery)", f"{order_line(R, pruners)}; {said}",
             first == "hot_mixste_243")
     for prefix in ("", "long/"):

@@ -67,7 +67,7 @@ def test_targets_table(ex, results):
     # uniform 51.0 mm is ahead of TPC 52.0 mm, ranges overlapping
     assert v["Pruning ablation: TPC first (TRA recovery)"] == "missed"
     assert ("TPC second of 4, 1.0 mm behind `hot_mixste_243_uniform` (within the seed spread); seed by seed, "
-            "higher on 3 of 3 (by 0.5-1.5 mm)") in text
+            "higher on 3 of 3 (by 0.5-1.5 mm); why: *The pruners* below") in text
     assert v["Recovery: TRA within the seed spread of linear interpolation or better, 1,000 steps"] == "met"
     # long: TRA 45.0 (44-46) vs linear 44.0 (43.5-44.5): worse, but the ranges overlap
     assert v["Recovery: TRA within the seed spread of linear interpolation or better, 4,000 steps"] == "met"
