@@ -219,3 +219,17 @@ def test_tra_plateau_reads_both_inits_from_the_seed_records(tmp_path):
     assert "| official |" in rows["hot_mixste_243_official_init@1,000"]
     assert "52.0 (51.0-53.0) mm against the official init's 61.0 (60.0-62.0) mm (beyond the seed spread)" in text
     assert tp.seeds_section(tmp_path / "none") == []
+
+
+def test_ordering_says_which_swaps_exceed_the_spread(ex, results):
+    # pruning: uniform 51 (50.5-51.5) < TPC 52 (51-53), the paper has TPC first: the ranges overlap
+    line = ex.ordering_line("pruning", ["hot_mixste_243", "hot_mixste_243_uniform", "hot_mixste_243_attention",
+                                        "hot_mixste_243_motion"], results)
+    assert "**ordering differs** (every pair in the other order differs within the seed spread)." in line
+    # MixSTE 51 (50-52) < HoT 52 (51-53): the paper's order too
+    assert ex.ordering_line("main", ["mixste_243", "hot_mixste_243"], results).endswith("**same ordering**.")
+    # made beyond: MotionBERT 71 (70-72) vs HoT w. MotionBERT moved to 60-62, ahead, which the paper has behind
+    r = dict(results, hot_motionbert_243=dict(results["hot_motionbert_243"], p1=61.0,
+                                              by_seed=[{"p1": 60.0}, {"p1": 61.0}, {"p1": 62.0}]))
+    line = ex.ordering_line("main (MotionBERT family)", ["motionbert_243", "hot_motionbert_243"], r)
+    assert line.endswith("(`hot_motionbert_243` < `motionbert_243` beyond the seed spread).")
