@@ -82,15 +82,12 @@ class Lifter:
     def from_pretrained(cls, name: str = "default", **kw) -> "Lifter":
         """The packaged model ``name`` ("default": a small HoT w. MixSTE trained on Bandai-Namco motion, CC BY-NC
         4.0, non-commercial; see hotpose/pretrained/README.md)."""
-        from hotpose.registry import build_from_config
+        from hotpose.engine.checkpoint import model_from_packaged
 
         path = pretrained_path(name)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: pretrained weights {name!r} are not installed")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        model = build_from_config(blob["config"])
-        model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
-        return cls(model, **kw)
+        return cls(model_from_packaged(torch.load(path, map_location="cpu", weights_only=True)), **kw)
 
     @property
     def frames(self) -> int:

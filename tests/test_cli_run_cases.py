@@ -152,6 +152,17 @@ CASES = [
     Case("evaluate-writes-json-and-predictions", ["evaluate", "{run}", "--json", "{tmp}/r.json",
                                                   "--save-predictions", "{tmp}/preds", "--no-progress"], 0, "",
          exist=("r.json", "preds"), absent=("preds.npz",)),
+    # export
+    Case("export-writes", ["export", "{run}", "{tmp}/m.pt", "--pruner", "uniform"], 0, "", exist=("m.pt",)),
+    Case("export-exists", ["export", "{run}", "{tmp}/m.pt"], 2, "OUT {tmp}/m.pt exists; pass --overwrite",
+         setup=lambda t: (t / "m.pt").write_text("mine"), unchanged={"m.pt": "mine"}),
+    Case("export-unknown-pruner", ["export", "{run}", "{tmp}/m.pt", "--pruner", "densest"], 2,
+         "unknown pruner 'densest'; expected one of", absent=("m.pt",)),
+    Case("export-text-file", ["export", "{base}/text.pt", "{tmp}/m.pt"], 2, "is a text file, not a PyTorch checkpoint",
+         absent=("m.pt",)),
+    Case("export-folder-without-checkpoint", ["export", "{tmp}", "{tmp}/m.pt"], 2, "without best.pt or last.pt",
+         absent=("m.pt",)),
+    Case("export-onto-its-input", ["export", "{run}/best.pt", "{run}/best.pt", "--overwrite"], 2, "is the input file"),
     # bench
     Case("bench-runs-0", ["bench", "--runs", "0"], 2, "--runs: must be 1 or more"),
     Case("bench-negative-threads", ["bench", "--threads", "-1"], 2, "must be 0 (torch's choice) or more"),
@@ -257,6 +268,34 @@ def test_evaluate_with_another_pruner(place, capsys):
         ("uniform", "tpc")
     assert run_main(["evaluate", place["run"], "--no-progress", "--pruner", "uniform"]) == 0
     assert "| pruner uniform (trained with tpc) |" in capsys.readouterr().out
+
+
+def test_exported_model_evaluates_and_lifts_as_its_checkpoint(place, capsys):
+    """`hotpose export --pruner uniform` gives a packaged file that evaluates to the checkpoint's figures with the
+    uniform pruner, reports the trained pruner, records what trained it, and lifts as the checkpoint does."""
+    from hotpose.lifter import Lifter
+    from hotpose.video.infer import load_lifter
+
+    out = Path(place["tmp"]) / "m.pt"
+    assert run_main(["export", place["run"], str(out), "--pruner", "uniform"]) == 0
+    assert "pruner uniform (trained with tpc)" in capsys.readouterr().out
+    blob = torch.load(out, weights_only=True)
+    state = load_checkpoint(Path(place["run"]) / "best.pt")
+    assert blob["format"] == "hotpose-pretrained-1" and blob["trained_pruner"] == "tpc"
+    assert blob["config"]["hourglass"]["pruner"] == "uniform" and state["model_config"]["hourglass"]["pruner"] == "tpc"
+    assert blob["training"]["epoch"] == state["epoch"] and blob["training"]["steps"] == 2
+    assert blob["training"]["epochs_trained"] == 1 and blob["training"]["cpu_hours"] > 0
+    assert all(torch.equal(blob["state_dict"][k], v) for k, v in state["model"].items())
+    reports = []
+    for args in ([place["run"], "--pruner", "uniform"], [str(out)]):
+        assert run_main(["evaluate", *args, "--format", "json", "--no-progress"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["mean_over_actions"] == reports[1]["mean_over_actions"]
+    assert (reports[1]["pruner"], reports[1]["trained_pruner"]) == ("uniform", "tpc")
+    kp = np.random.default_rng(0).uniform(100, 900, (30, 17, 2))
+    packaged, trained = load_lifter(str(out)), Lifter(load_lifter(place["run"] + "/best.pt").model)
+    trained.model.hourglass.pruner = packaged.model.hourglass.pruner
+    np.testing.assert_array_equal(packaged.lift(kp, (1000, 1000)), trained.lift(kp, (1000, 1000)))
 
 
 # ---------------------------------------------------------------------------------------------------- subprocess

@@ -22,6 +22,7 @@ from torch import nn
 from hotpose.fileio import atomic_write_bytes, clean_temp, read_torch_file  # noqa: F401  (re-exported)
 
 FORMAT = "hotpose-checkpoint-1"
+PACKAGED = "hotpose-pretrained-1"  # a model on its own (hotpose/pretrained/*.pt, `hotpose export`)
 LAST, BEST = "last.pt", "best.pt"
 
 
@@ -36,8 +37,8 @@ def describe_checkpoint(state) -> str:
     """What a loaded .pt file holds, in words (for messages about the wrong kind of checkpoint)."""
     if isinstance(state, dict) and state.get("format") == FORMAT:
         return f"a `hotpose train` checkpoint (epoch {state.get('epoch')})"
-    if isinstance(state, dict) and str(state.get("format", "")).startswith("hotpose-pretrained"):
-        return "a packaged hotpose pretrained model (hotpose/pretrained/*.pt)"
+    if is_packaged(state):
+        return "a packaged hotpose model (hotpose/pretrained/*.pt, or written by `hotpose export`)"
     if isinstance(state, dict):
         tensors = sum(isinstance(v, torch.Tensor) for v in state.values())
         if tensors and tensors == len(state):
@@ -45,6 +46,22 @@ def describe_checkpoint(state) -> str:
         keys = ", ".join(map(str, list(state)[:6]))
         return f"a dict with keys {keys}{', ...' if len(state) > 6 else ''} (an official or third-party checkpoint?)"
     return f"a {type(state).__name__}, not a dict of weights"
+
+
+def is_packaged(state) -> bool:
+    """Whether a loaded .pt file is a packaged model (:func:`package_checkpoint`'s dict)."""
+    return isinstance(state, dict) and str(state.get("format", "")).startswith("hotpose-pretrained")
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder of ``hotpose train`` -> its best.pt (or last.pt when there is no best.pt yet); a file as given."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / BEST).exists() and not (path / LAST).exists():
+            raise ValueError(f"{path} is a folder without {BEST} or {LAST}; give a run folder of `hotpose train`, "
+                             f"a checkpoint file or a YAML config")
+        path = path / (BEST if (path / BEST).exists() else LAST)
+    return path
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -68,6 +85,58 @@ def model_from_checkpoint(state: dict) -> nn.Module:
     return model
 
 
+def model_from_packaged(blob: dict) -> nn.Module:
+    """Rebuild a packaged model (:func:`package_checkpoint`) in float32 with its weights loaded strictly."""
+    from hotpose.registry import build_from_config
+
+    model = build_from_config(blob["config"])
+    model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+    return model
+
+
+def package_checkpoint(path: str | Path, pruner: str | None = None) -> dict:
+    """A ``hotpose train`` checkpoint (or run folder: its best.pt) as a packaged model: ``{"config": the model's
+    config, "state_dict", "format", "training_config": the run's config as YAML text, "trained_pruner",
+    "training": what trained it}``, the dict ``torch.load(..., weights_only=True)`` reads back and
+    :func:`model_from_packaged` rebuilds. ``pruner`` (hourglass models): choose the kept frames with this pruner
+    at inference instead of the trained one; the trained one stays recorded as ``trained_pruner``.
+    ``training``: the epoch and optimiser step of the weights, how they were selected, and the wall-clock and CPU
+    hours of every epoch trained in the run (every session of a resumed run), read from history.json beside the
+    checkpoint when it is there."""
+    import copy
+    import dataclasses
+
+    import yaml
+
+    path = resolve_checkpoint(path)
+    state = load_checkpoint(path)
+    config = copy.deepcopy(state["model_config"])
+    hourglass = config.get("hourglass")
+    trained_pruner = hourglass.get("pruner") if hourglass else None
+    if pruner is not None:
+        from hotpose.hourglass.config import HourglassConfig
+
+        if not hourglass:
+            raise ValueError(f"a pruner was given, but {config.get('name')} has no hourglass (nothing is pruned)")
+        hourglass["pruner"] = dataclasses.replace(HourglassConfig(**hourglass), pruner=pruner).pruner  # validates
+    model = model_from_packaged({"config": config, "state_dict": state["model"]})  # the weights fit the config
+    best = state.get("best") or {}
+    steps_per_epoch = (state["config"].get("train") or {}).get("steps_per_epoch")
+    training = {"epoch": int(state["epoch"]), "selected_on": best.get("selected_on"), "score_mm": best.get("score"),
+                "steps": int(state["epoch"]) * steps_per_epoch if steps_per_epoch else None}
+    history_file = path.parent / "history.json"
+    if history_file.is_file():
+        from hotpose.engine.train import training_seconds
+
+        history = json.loads(history_file.read_text())
+        wall, cpu = training_seconds(history), training_seconds(history, "epoch_cpu_s")
+        training.update({"epochs_trained": len(history), "wall_hours": None if wall is None else wall / 3600,
+                         "cpu_hours": None if cpu is None else cpu / 3600})
+    return {"config": config, "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "format": PACKAGED, "training_config": yaml.safe_dump(state["config"], sort_keys=False),
+            "trained_pruner": trained_pruner, "training": training}
+
+
 def initial_weights(spec: str) -> dict:
     """The state dict that ``train.init`` names: "pretrained:NAME" (a packaged model, e.g. pretrained:default), a
     checkpoint of ``hotpose train`` (best.pt / last.pt), or a packaged-format file (hotpose/pretrained/*.pt)."""
@@ -79,7 +148,7 @@ def initial_weights(spec: str) -> dict:
     blob = read_torch_file(path, "train.init checkpoint")
     if isinstance(blob, dict) and blob.get("format") == FORMAT:
         return blob["model"]
-    if isinstance(blob, dict) and str(blob.get("format", "")).startswith("hotpose-pretrained"):
+    if is_packaged(blob):
         return blob["state_dict"]
     raise ValueError(f"train.init: {path} is {describe_checkpoint(blob)}; expected a `hotpose train` checkpoint or a "
                      f"packaged pretrained model")

@@ -1,5 +1,5 @@
-"""The ``train`` and ``evaluate`` subcommands: parse, then call :func:`hotpose.engine.train` /
-:func:`hotpose.engine.evaluate_path`."""
+"""The ``train``, ``evaluate`` and ``export`` subcommands: parse, then call :func:`hotpose.engine.train` /
+:func:`hotpose.engine.evaluate_path` / :func:`hotpose.engine.checkpoint.package_checkpoint`."""
 from __future__ import annotations
 
 import argparse
@@ -111,7 +111,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         src = report["source"]
         print(f"{report['model']} | weights: {src['weights']}"
-              + (f" (epoch {src['epoch']}, selected on the {src['selected_on']})" if "epoch" in src else "")
+              + (f" (epoch {src['epoch']}, selected on the {src['selected_on']})" if src.get("epoch") is not None else "")
               + (f" | pruner {report['pruner']} (trained with {report['trained_pruner']})"
                  if report.get("pruner") != report.get("trained_pruner") else "")
               + f" | {report['data']} {report['split']} split, {report['sequences']} views | readout "
@@ -120,8 +120,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import io
+
+    import torch
+
+    from hotpose.engine.checkpoint import package_checkpoint, resolve_checkpoint
+    from hotpose.fileio import atomic_write_bytes, check_output
+
+    src = resolve_checkpoint(args.checkpoint)
+    out = check_output(args.out, (src,), args.overwrite, "OUT")
+    blob = package_checkpoint(src, pruner=args.pruner)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    atomic_write_bytes(out, buf.getvalue())
+    t = blob["training"]
+    hg = blob["config"].get("hourglass")
+    print(f"wrote {out}: {blob['config']['name']}, {sum(v.numel() for v in blob['state_dict'].values()):,} "
+          f"parameters, the weights of epoch {t['epoch']}"
+          + (f" (step {t['steps']:,})" if t.get("steps") else "")
+          + (f", selected on the {t['selected_on']} (P1 {t['score_mm']:.1f} mm)" if t.get("score_mm") is not None
+             else "")
+          + (f"; pruner {hg['pruner']} (trained with {blob['trained_pruner']})" if hg else "")
+          + (f"; {t['cpu_hours']:.1f} CPU-hours over {t['epochs_trained']} epochs" if t.get("cpu_hours") else ""))
+    return 0
+
+
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
-    """Register ``train`` and ``evaluate`` on the main parser's subparsers."""
+    """Register ``train``, ``evaluate`` and ``export`` on the main parser's subparsers."""
     p = sub.add_parser("train", help="train a model from a YAML config (single process, or under torchrun)",
                        description="Train from a YAML config; key=value arguments override it "
                                    "(e.g. train.lr=1e-4 data.root=/data/h36m model.args.dim=64). Ctrl-C stops at "
@@ -160,4 +186,16 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=threads_int, default=0, help="CPU threads (default 0: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export", help="package a trained model as one file (the format of hotpose/pretrained/*.pt)",
+                       description="Write a `hotpose train` checkpoint as a packaged model: the model's config and "
+                                   "weights, the run's config and what trained it (epoch, steps, CPU-hours). "
+                                   "`hotpose evaluate`, `hotpose infer --checkpoint` and `Lifter.from_pretrained` "
+                                   "(installed as hotpose/pretrained/default.pt) read it.")
+    p.add_argument("checkpoint", help="best.pt / last.pt, or a run folder (its best.pt)")
+    p.add_argument("out", help="the packaged file to write (.pt)")
+    p.add_argument("--pruner", help="hourglass models: choose the kept frames with this pruner (tpc, uniform, "
+                   "attention, motion) at inference; the trained one stays recorded")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.set_defaults(func=_export)
 

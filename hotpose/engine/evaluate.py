@@ -243,6 +243,8 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     :data:`EVAL_SEED` (the same figures on every run; the caller's RNG state is left as it was). ``pruner``
     (an hourglass model only): choose the kept frames with this pruner (``"uniform"``, ``"tpc"``, ...) instead of
     the one the model was trained with; reported as ``pruner`` (the trained one as ``trained_pruner``)."""
+    import yaml
+
     from hotpose.data.config import load_splits
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import apply_overrides, config_from_dict, load_config
@@ -251,12 +253,8 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
 
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
-    path = Path(path)
-    if path.is_dir():
-        if not (path / ckpt.BEST).exists() and not (path / ckpt.LAST).exists():
-            raise ValueError(f"{path} is a folder without {ckpt.BEST} or {ckpt.LAST}; give a run folder of "
-                             f"`hotpose train`, a checkpoint file or a YAML config")
-        path = path / (ckpt.BEST if (path / ckpt.BEST).exists() else ckpt.LAST)
+    path = ckpt.resolve_checkpoint(path)
+    trained_pruner = None
     if path.suffix in (".yaml", ".yml"):
         cfg = load_config(path, overrides)
         with torch.random.fork_rng(devices=[]):
@@ -264,13 +262,24 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
             model = build_model(cfg.model.name, **cfg.model.args)
         source = {"weights": "untrained", "config": str(path), "seed": cfg.train.seed}
     else:
-        state = ckpt.load_checkpoint(path)
-        cfg = config_from_dict(apply_overrides(state["config"], list(overrides)))
+        state = ckpt.read_torch_file(path, "`hotpose train` checkpoint")
+        packaged = ckpt.is_packaged(state)
+        if not packaged:
+            state = ckpt.load_checkpoint(path)
+        elif not state.get("training_config"):
+            raise ValueError(f"{path} is a packaged model without its training config, so the data to evaluate on "
+                             f"is unknown; evaluate the `hotpose train` checkpoint it was exported from")
+        stored = yaml.safe_load(state["training_config"]) if packaged else state["config"]
+        cfg = config_from_dict(apply_overrides(stored, list(overrides)))
         with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
-            model = ckpt.model_from_checkpoint(state)
-        best = state.get("best") or {}
-        source = {"weights": str(path), "epoch": state["epoch"], "selected_on": best.get("selected_on")}
-    trained_pruner = model.hourglass.pruner if model.hourglass is not None else None
+            model = ckpt.model_from_packaged(state) if packaged else ckpt.model_from_checkpoint(state)
+        best = (state.get("training") if packaged else state.get("best")) or {}
+        source = {"weights": str(path), "epoch": best.get("epoch") if packaged else state["epoch"],
+                  "selected_on": best.get("selected_on")}
+        if packaged:
+            trained_pruner = state.get("trained_pruner")
+    if model.hourglass is not None:
+        trained_pruner = trained_pruner or model.hourglass.pruner
     if pruner is not None:
         import dataclasses
 

@@ -249,18 +249,19 @@ def _commit(staged: dict[Path, Path]) -> None:
 
 
 def load_lifter(checkpoint: str | None = None, arch: str | None = None):
-    """hotpose.Lifter: the packaged default model; a checkpoint of ``hotpose train`` (``arch`` None); or an
-    official checkpoint (``arch`` = its model file, e.g. hot_mixste). A file of the wrong kind is a ValueError that
-    says what the file is and what was expected."""
+    """hotpose.Lifter: the packaged default model; a checkpoint of ``hotpose train`` or a packaged model (``hotpose
+    export``) (``arch`` None); or an official checkpoint (``arch`` = its model file, e.g. hot_mixste). A file of
+    the wrong kind is a ValueError that says what the file is and what was expected."""
     from hotpose.lifter import Lifter
 
     if arch and not checkpoint:
         raise ValueError(f"arch {arch!r} names the model file of an official checkpoint; give the checkpoint too")
     if checkpoint:
-        from hotpose.engine.checkpoint import FORMAT, describe_checkpoint, model_from_checkpoint, read_torch_file
+        from hotpose.engine.checkpoint import (FORMAT, describe_checkpoint, is_packaged, model_from_checkpoint,
+                                               model_from_packaged, read_torch_file)
 
         state = read_torch_file(checkpoint, f"official {arch} checkpoint" if arch else "`hotpose train` checkpoint")
-        ours = isinstance(state, dict) and state.get("format") == FORMAT
+        ours = isinstance(state, dict) and state.get("format") == FORMAT or is_packaged(state)
         if arch:
             if ours:
                 raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}: it stores its model, so leave out "
@@ -270,9 +271,10 @@ def load_lifter(checkpoint: str | None = None, arch: str | None = None):
                                  f"checkpoint (a state dict of tensors)")
             return Lifter.from_official(arch, state)
         if not ours:
-            raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}, not a `hotpose train` checkpoint; for "
-                             f"an official checkpoint pass --arch (its model file, e.g. hot_mixste)")
-        return Lifter(model_from_checkpoint(state).float())
+            raise ValueError(f"{checkpoint} is {describe_checkpoint(state)}, not a `hotpose train` checkpoint or a "
+                             f"packaged model; for an official checkpoint pass --arch (its model file, e.g. "
+                             f"hot_mixste)")
+        return Lifter(model_from_packaged(state) if is_packaged(state) else model_from_checkpoint(state).float())
     return Lifter.from_pretrained("default")
 
 
