@@ -84,8 +84,6 @@ def _lift(args: argparse.Namespace) -> int:
     if args.arch and not args.checkpoint:
         raise ValueError("--arch names the model of --checkpoint; pass --checkpoint too (without both, the packaged "
                          "default model is used)")
-    if args.checkpoint and not args.arch:
-        raise ValueError("--checkpoint needs --arch (the official model file, e.g. hot_mixste)")
     if args.arch:
         from hotpose.official import OFFICIAL
         if args.arch not in OFFICIAL:
@@ -123,12 +121,15 @@ def _lift(args: argparse.Namespace) -> int:
     tell([w.message for w in caught] + keypoint_warnings(keypoints, size))
 
     if args.checkpoint:
-        try:
-            lifter = Lifter.from_official(args.arch, args.checkpoint)  # a file torch cannot read: said what it is
+        from hotpose.video.infer import load_lifter
+
+        try:  # a file torch cannot read, or of the wrong kind: said what it is
+            lifter = load_lifter(args.checkpoint, args.arch)
         except (ValueError, KeyError, TypeError) as e:
             text = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
             first = _first_sentence(text.strip().splitlines()[0] if text.strip() else repr(e))
-            raise ValueError(f"--checkpoint {args.checkpoint} (--arch {args.arch}): {first}") from None
+            raise ValueError(f"--checkpoint {args.checkpoint}" + (f" (--arch {args.arch})" if args.arch else "")
+                             + f": {first}") from None
     else:
         lifter = Lifter.from_pretrained("default")
     with warnings.catch_warnings(record=True) as caught:
@@ -212,9 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "next to the input, its name with _3d.npz for its suffix: walk.json -> walk_3d.npz; walk.npz and "
                    "walk.json share that name, so the second run refuses to replace the first's without --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file (never the input)")
-    p.add_argument("--checkpoint", help="an official checkpoint to use instead of the packaged default model "
-                   "(with --arch)")
-    p.add_argument("--arch", help="the official model file of --checkpoint, e.g. hot_mixste")
+    p.add_argument("--checkpoint", help="a `hotpose train` checkpoint, a packaged model (`hotpose export`), or an "
+                   "official checkpoint with --arch, instead of the packaged default model")
+    p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste")
     p.add_argument("--no-flip", action="store_true", help="no flip test-time augmentation")
     p.add_argument("--height", type=float, metavar="METRES",
                    help="the person's standing height in metres (0.5-2.5): the 3D output is scaled to it (without "
@@ -230,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of these videos that --out "
                    "already holds (NAME.npz, .json, .bvh, _track<i>.bvh and the rendering); without it they are "
                    "refused before any work")
-    p.add_argument("--checkpoint", help="a `hotpose train` checkpoint, or an official one with --arch, instead of "
-                   "the packaged default model")
+    p.add_argument("--checkpoint", help="a `hotpose train` checkpoint, a packaged model (`hotpose export`), or an "
+                   "official one with --arch, instead of the packaged default model")
     p.add_argument("--arch", help="the official model file of an official --checkpoint, e.g. hot_mixste (needs "
                    "--checkpoint)")
     p.add_argument("--device", default="cpu", help="torch device of the lifter: cpu (default), cuda, cuda:N, auto "
@@ -259,8 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="lift the built-in sample (or VIDEO) and print the model's FLOPs and speed")
     p.add_argument("video", nargs="?", help="a video or folder to run `hotpose infer` on instead of the sample")
     p.add_argument("--out", default="hotpose_demo", help="output folder (default: ./hotpose_demo)")
-    p.add_argument("--checkpoint", help="with VIDEO: a `hotpose train` checkpoint, or an official one with --arch, "
-                   "instead of the default model")
+    p.add_argument("--checkpoint", help="with VIDEO: a `hotpose train` checkpoint, a packaged model, or an official "
+                   "one with --arch, instead of the default model")
     p.add_argument("--arch", help="with VIDEO: the official model file of --checkpoint (needs --checkpoint)")
     p.add_argument("--overwrite", action="store_true", help="with VIDEO: replace its existing outputs in --out "
                    "(the sample's outputs are always replaced)")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hotpose import Lifter
 from hotpose.cli import main
@@ -51,6 +52,21 @@ def text(content: str | bytes):
     return write
 
 
+def official_checkpoint(path: Path) -> None:
+    torch.save({"blocks.0.weight": torch.zeros(2, 2)}, path)
+
+
+def packaged_model(path: Path) -> None:
+    """A tiny untrained hourglass model in the packaged format (`hotpose export`'s)."""
+    from hotpose.engine.checkpoint import PACKAGED
+    from hotpose.registry import build_model
+
+    torch.manual_seed(0)
+    m = build_model("hot_mixste_243", frames=9, dim=16, mlp_hidden=32, depth=2, keep=3, prune_at=1,
+                    pruner="uniform")
+    torch.save({"config": m.config, "state_dict": m.state_dict(), "format": PACKAGED}, path)
+
+
 COCO = person()
 H36M = coco_to_h36m(COCO)[0]
 FILES = {
@@ -68,6 +84,8 @@ FILES = {
     "broken.json": text('[\n  [[1, 2], [3, 4]],\n  [[1, 2], [3 4]]\n]\n'),
     "k40.npz": npz(keypoints=np.random.default_rng(1).uniform(100, 400, (T, 40, 2))),
     "notckpt.pt": text("these are not weights\n"),
+    "official.pt": official_checkpoint,
+    "packaged.pt": packaged_model,
     "good_3d.npz": text(b"an earlier result"),
     "out_dir/keep": text(b""),
 }
@@ -153,7 +171,13 @@ CASES = [
     Case("arch-without-checkpoint", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste"], ["good.npz"], 2,
          ["--arch", "--checkpoint"], model_loaded=False),
     Case("checkpoint-without-arch", ["lift", "{d}/good.npz", *SIZE, "--checkpoint", "{d}/notckpt.pt"],
-         ["good.npz", "notckpt.pt"], 2, ["--checkpoint needs --arch"]),
+         ["good.npz", "notckpt.pt"], 2, ["--checkpoint {d}/notckpt.pt: {d}/notckpt.pt is a text file",
+                                         "expected a `hotpose train` checkpoint"]),
+    Case("official-checkpoint-without-arch", ["lift", "{d}/good.npz", *SIZE, "--checkpoint", "{d}/official.pt"],
+         ["good.npz", "official.pt"], 2, ["official or third-party checkpoint?", "pass --arch"]),
+    Case("packaged-checkpoint", ["lift", "{d}/good.npz", *SIZE, "--checkpoint", "{d}/packaged.pt", "--out",
+                                 "{d}/o.npz"], ["good.npz", "packaged.pt"], 0, [], new={"o.npz": (T, 17, 3)},
+         model_loaded=False),
     Case("checkpoint-missing", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
                                 "{d}/nope.pt"], ["good.npz"], 2, ["nope.pt: no such file"]),
     Case("checkpoint-not-weights", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
@@ -161,7 +185,7 @@ CASES = [
          ["notckpt.pt is a text file, not a PyTorch checkpoint"]),
     Case("checkpoint-is-npz", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste", "--checkpoint",
                                "{d}/good.npz", "--out", "{d}/o.npz"], ["good.npz"], 2,
-         ["is a zip archive that is not a complete PyTorch file", "expected an official checkpoint"]),
+         ["is a zip archive that is not a complete PyTorch file", "expected an official hot_mixste checkpoint"]),
     Case("unknown-arch", ["lift", "{d}/good.npz", *SIZE, "--arch", "nope", "--checkpoint", "{d}/notckpt.pt"],
          ["good.npz", "notckpt.pt"], 2, ["--arch nope: unknown", "hot_mixste"]),
     Case("checkpoint-checked-after-output", ["lift", "{d}/good.npz", *SIZE, "--arch", "hot_mixste",

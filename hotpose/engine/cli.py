@@ -190,8 +190,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="package a trained model as one file (the format of hotpose/pretrained/*.pt)",
                        description="Write a `hotpose train` checkpoint as a packaged model: the model's config and "
                                    "weights, the run's config and what trained it (epoch, steps, CPU-hours). "
-                                   "`hotpose evaluate`, `hotpose infer --checkpoint` and `Lifter.from_pretrained` "
-                                   "(installed as hotpose/pretrained/default.pt) read it.")
+                                   "`hotpose evaluate`, `hotpose lift / infer --checkpoint` and "
+                                   "`Lifter.from_pretrained` (installed as hotpose/pretrained/default.pt) read it.")
     p.add_argument("checkpoint", help="best.pt / last.pt, or a run folder (its best.pt)")
     p.add_argument("out", help="the packaged file to write (.pt)")
     p.add_argument("--pruner", help="hourglass models: choose the kept frames with this pruner (tpc, uniform, "
