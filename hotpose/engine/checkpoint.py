@@ -85,6 +85,15 @@ def model_from_checkpoint(state: dict) -> nn.Module:
     return model
 
 
+def training_seconds(history: list, key: str = "epoch_s") -> float | None:
+    """Seconds of a run's epochs summed over every session that trained it (resumed runs included): wall clock
+    (``epoch_s``) or the main process's CPU time (``epoch_cpu_s``) of each epoch's record; None when an epoch
+    predates the field."""
+    if not history or any(key not in h for h in history):
+        return None
+    return float(sum(h[key] for h in history))
+
+
 def model_from_packaged(blob: dict) -> nn.Module:
     """Rebuild a packaged model (:func:`package_checkpoint`) in float32 with its weights loaded strictly."""
     from hotpose.registry import build_from_config
@@ -126,8 +135,6 @@ def package_checkpoint(path: str | Path, pruner: str | None = None) -> dict:
                 "steps": int(state["epoch"]) * steps_per_epoch if steps_per_epoch else None}
     history_file = path.parent / "history.json"
     if history_file.is_file():
-        from hotpose.engine.train import training_seconds
-
         history = json.loads(history_file.read_text())
         wall, cpu = training_seconds(history), training_seconds(history, "epoch_cpu_s")
         training.update({"epochs_trained": len(history), "wall_hours": None if wall is None else wall / 3600,

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from hotpose.data.config import load_splits
 from hotpose.data.windows import Windows, epoch_order
 from hotpose.engine import checkpoint as ckpt
+from hotpose.engine.checkpoint import training_seconds
 from hotpose.engine.config import Config, ConfigError, dump_config
 from hotpose.engine.distributed import Dist, all_gather_objects, all_sum, barrier, setup, teardown
 from hotpose.engine.evaluate import score_sequences, summarize
@@ -199,15 +200,6 @@ def _train(cfg: Config, d: Dist, resume: bool, progress: bool) -> dict:
                        out, start, step, best, history, partial, progress)
     return {"history": history, "best": best, "out": str(out), "rank": d.rank, "seconds": training_seconds(history),
             "cpu_seconds": training_seconds(history, "epoch_cpu_s")}
-
-
-def training_seconds(history: list, key: str = "epoch_s") -> float | None:
-    """Seconds of a run's epochs summed over every session that trained it (resumed runs included): wall clock
-    (``epoch_s``) or the main process's CPU time (``epoch_cpu_s``) of each epoch's record; None when an epoch
-    predates the field."""
-    if not history or any(key not in h for h in history):
-        return None
-    return float(sum(h[key] for h in history))
 
 
 def _restore_best(out: Path, state: dict) -> None:
