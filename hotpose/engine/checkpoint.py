@@ -64,12 +64,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+def load_checkpoint(path: str | Path, map_location="cpu", packaged: bool = False) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint` (FileNotFoundError / ValueError saying what the file is
-    and what is expected)."""
+    and what is expected); ``packaged``: a packaged model (:func:`package_checkpoint`) is accepted too, read once."""
     path = Path(path)
     state = read_torch_file(path, "`hotpose train` checkpoint", map_location)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not (isinstance(state, dict) and state.get("format") == FORMAT or packaged and is_packaged(state)):
         raise ValueError(f"{path} is {describe_checkpoint(state)}, not a checkpoint written by `hotpose train` "
                          f"(best.pt / last.pt); an official checkpoint is read with --arch (its model file, e.g. "
                          f"hot_mixste) by `hotpose infer` / `hotpose lift`, or by hotpose.load_official")

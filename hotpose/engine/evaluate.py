@@ -262,11 +262,9 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
             model = build_model(cfg.model.name, **cfg.model.args)
         source = {"weights": "untrained", "config": str(path), "seed": cfg.train.seed}
     else:
-        state = ckpt.read_torch_file(path, "`hotpose train` checkpoint")
+        state = ckpt.load_checkpoint(path, packaged=True)
         packaged = ckpt.is_packaged(state)
-        if not packaged:
-            state = ckpt.load_checkpoint(path)
-        elif not state.get("training_config"):
+        if packaged and not state.get("training_config"):
             raise ValueError(f"{path} is a packaged model without its training config, so the data to evaluate on "
                              f"is unknown; evaluate the `hotpose train` checkpoint it was exported from")
         stored = yaml.safe_load(state["training_config"]) if packaged else state["config"]
