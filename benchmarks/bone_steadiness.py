@@ -5,7 +5,7 @@ bone lengths, averaged over the bones, for a lifter on:
 * ``--video DIR/NAME.npz`` (repeatable): the ``keypoints_2d`` of a ``hotpose infer`` output, cut into tracks and
   lifted as ``hotpose infer`` does (``hotpose.video.infer.tracks``, ``lift_tracks``), each track of 10 frames or more
   scored alone (the figures infer logs);
-* ``test views`` (when the Bandai-Namco data is at ``--data``): the test views of configs/default_model.yaml
+* ``test views`` (when the Bandai-Namco data is at ``--data``): the test views of configs/lifter/default.yaml
   (projected ground-truth 2D; the ground truth's own figure is printed beside it).
 
 It also prints ``short``: the mean over bones of (5th percentile of the length) / (median length), which falls when
@@ -45,7 +45,7 @@ def test_views(lifter, data: Path):
     from hotpose.data.config import load_splits
     from hotpose.engine.config import load_config
 
-    cfg = load_config(str(ROOT / "configs" / "default_model.yaml"),
+    cfg = load_config(str(ROOT / "configs" / "lifter" / "default.yaml"),
                       [f"data.root={data}", "data.noise_px=0", "data.outlier_prob=0", "data.missing_prob=0"])
     seqs = load_splits(cfg.data, ["test"])["test"]
     cvs, gt = [], []

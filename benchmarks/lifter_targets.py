@@ -3,8 +3,10 @@
     python benchmarks/lifter_targets.py                                   # the packaged default model
     python benchmarks/lifter_targets.py --checkpoint runs/X/best.pt --baseline runs/MLP/best.pt
     python benchmarks/lifter_targets.py --no-speed                        # skip the timing (on a busy machine)
+    python benchmarks/lifter_targets.py --device cuda --no-speed          # accuracy figures on a GPU, then
+    python benchmarks/lifter_targets.py --speed-only                      # the speed on this CPU, added to them
 
-Test protocol (configs/default_model.yaml's data, test split): B2 through **every** camera of S9 and S11 (8 views of
+Test protocol (configs/lifter/default.yaml's data, test split): B2 through **every** camera of S9 and S11 (8 views of
 each clip, ``data.test_views_per_action=8``), flip on, P1 / P2 mean over action groups (official protocol).
 
 * ``plain``: projected ground-truth 2D, no noise.
@@ -41,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-CONFIG = "configs/default_model.yaml"
+CONFIG = "configs/lifter/default.yaml"
 ALL_CAMERAS = ["data.test_views_per_action=8"]
 CLEAN = ["data.noise_px=0", "data.outlier_prob=0", "data.missing_prob=0"]
 VARIANTS = {
@@ -84,10 +86,13 @@ def test_split(name: str):
 
 
 def score(model, seqs) -> dict:
+    from hotpose.engine.distributed import Dist
     from hotpose.engine.evaluate import score_sequences, summarize
     from hotpose.metrics import n_mpjpe
 
-    scores = score_sequences(model, seqs, flip=True, batch_size=256, keep_predictions=True, seed=0)
+    device = next(model.parameters()).device
+    scores = score_sequences(model, seqs, Dist(device=device), flip=True, batch_size=256, keep_predictions=True,
+                             seed=0)
     m = summarize(scores)["mean_over_actions"]
     sums = np.zeros(2)
     for s, sc in zip(seqs, scores):
@@ -152,15 +157,31 @@ def main() -> int:
     p.add_argument("--baseline", help="the frame-wise baseline's checkpoint, for the 20 %% target")
     p.add_argument("--name", help="name of the result file (default: the checkpoint's run folder, or 'default')")
     p.add_argument("--no-speed", action="store_true", help="skip the timing")
+    p.add_argument("--device", default="cpu", help="where the accuracy, bone and stability figures are computed "
+                   "(cpu, cuda); the speed is always measured on the CPU")
+    p.add_argument("--speed-only", action="store_true",
+                   help="measure only the speed and add it to the result file of an earlier run (e.g. one with "
+                        "--device cuda --no-speed)")
     a = p.parse_args()
     torch.set_num_threads(1)  # the accuracy figures; the speed runs in its own processes with 2 threads
     os.chdir(ROOT)
     from hotpose.video.infer import bone_cv, load_lifter
 
-    lifter = load_lifter(a.checkpoint)
-    model = lifter.model
     name = a.name or (Path(a.checkpoint).parent.name if a.checkpoint else "default")
-    res: dict = {"model": name, "checkpoint": a.checkpoint, "config": CONFIG}
+    out = ROOT / "benchmarks" / "results" / f"targets_{name}.json"
+    if a.speed_only:
+        if not out.is_file():
+            raise SystemExit(f"--speed-only adds to {out.relative_to(ROOT)}, which does not exist: run without it first")
+        res = json.loads(out.read_text())
+        res["speed"] = speed(a.checkpoint)
+        out.write_text(json.dumps(res, indent=1) + "\n")
+        print(table(res))
+        print(f"wrote {out.relative_to(ROOT)}")
+        return 0
+    lifter = load_lifter(a.checkpoint)
+    lifter.model.to(a.device)
+    model = lifter.model
+    res: dict = {"model": name, "checkpoint": a.checkpoint, "config": CONFIG, "device": a.device}
     t0 = time.perf_counter()
     seqs = {}
     for v in VARIANTS:
@@ -173,7 +194,8 @@ def main() -> int:
         res[v] = r
         print(f"{v}: P1 {r['p1']:.1f} mm, P2 {r['p2']:.1f} mm ({r['views']} views)", flush=True)
     if a.baseline:
-        res["baseline"] = {k: v for k, v in score(load_model(a.baseline), seqs["plain"]).items() if k != "preds"}
+        res["baseline"] = {k: v for k, v in score(load_model(a.baseline).to(a.device), seqs["plain"]).items()
+                           if k != "preds"}
         res["baseline"]["checkpoint"] = a.baseline
     from hotpose.video.demo import load_sample
     from hotpose.video.infer import lift_tracks
@@ -186,7 +208,6 @@ def main() -> int:
     res["measure_s"] = time.perf_counter() - t0
     if not a.no_speed:
         res["speed"] = speed(a.checkpoint)
-    out = ROOT / "benchmarks" / "results" / f"targets_{name}.json"
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(table(res))
     print(f"wrote {out.relative_to(ROOT)}")

@@ -3,8 +3,8 @@
     python benchmarks/scale.py                       # the packaged default model on its own test protocol
     python benchmarks/scale.py --checkpoint runs/x   # a `hotpose train` run (its best.pt), on the same protocol
 
-Protocol (configs/default_model.yaml's test split: B2 through 2 of the 8 cameras of S9 and S11 per
-clip (its views_per_action), projected ground-truth
+Protocol (configs/lifter/default.yaml's test split: B2 through 2 of the 8 cameras of S9 and S11 per
+clip (its test_views_per_action), projected ground-truth
 2D without noise, flip on). Per test view, with the root joint at 0:
 
 * P1: MPJPE of the output as it is (its scale is the model's estimate from the 2D shape);
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="a `hotpose train` run folder or checkpoint (default: the packaged model)")
-    p.add_argument("--config", default="configs/default_model.yaml", help="whose test split to use")
+    p.add_argument("--config", default="configs/lifter/default.yaml", help="whose test split to use")
     a = p.parse_args()
     sys.path.insert(0, str(ROOT))
     from hotpose.data.config import load_splits

@@ -285,6 +285,7 @@ def test_exported_model_evaluates_and_lifts_as_its_checkpoint(place, capsys):
     assert blob["config"]["hourglass"]["pruner"] == "uniform" and state["model_config"]["hourglass"]["pruner"] == "tpc"
     assert blob["training"]["epoch"] == state["epoch"] and blob["training"]["steps"] == 2
     assert blob["training"]["epochs_trained"] == 1 and blob["training"]["cpu_hours"] > 0
+    assert blob["training"]["device"] == "cpu"
     assert all(torch.equal(blob["state_dict"][k], v) for k, v in state["model"].items())
     reports = []
     for args in ([place["run"], "--pruner", "uniform"], [str(out)]):

@@ -111,7 +111,7 @@ def package_checkpoint(path: str | Path, pruner: str | None = None) -> dict:
     at inference instead of the trained one; the trained one stays recorded as ``trained_pruner``.
     ``training``: the epoch and optimiser step of the weights, how they were selected, and the wall-clock and CPU
     hours of every epoch trained in the run (every session of a resumed run), read from history.json beside the
-    checkpoint when it is there."""
+    checkpoint when it is there, and the device it was trained on (environment.json: a GPU's name, or cpu)."""
     import copy
     import dataclasses
 
@@ -139,6 +139,10 @@ def package_checkpoint(path: str | Path, pruner: str | None = None) -> dict:
         wall, cpu = training_seconds(history), training_seconds(history, "epoch_cpu_s")
         training.update({"epochs_trained": len(history), "wall_hours": None if wall is None else wall / 3600,
                          "cpu_hours": None if cpu is None else cpu / 3600})
+    env_file = path.parent / "environment.json"
+    if env_file.is_file():  # where it was trained: a GPU's name, or the device (cpu)
+        env = json.loads(env_file.read_text())
+        training["device"] = env.get("gpu") or env.get("device")
     return {"config": config, "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
             "format": PACKAGED, "training_config": yaml.safe_dump(state["config"], sort_keys=False),
             "trained_pruner": trained_pruner, "training": training}

@@ -142,8 +142,17 @@ def _export(args: argparse.Namespace) -> int:
           + (f", selected on the {t['selected_on']} (P1 {t['score_mm']:.1f} mm)" if t.get("score_mm") is not None
              else "")
           + (f"; pruner {hg['pruner']} (trained with {blob['trained_pruner']})" if hg else "")
-          + (f"; {t['cpu_hours']:.1f} CPU-hours over {t['epochs_trained']} epochs" if t.get("cpu_hours") else ""))
+          + _trained_for(t))
     return 0
+
+
+def _trained_for(t: dict) -> str:
+    """'; 3.7 CPU-hours over 38 epochs', or on a GPU '; 0.11 h on NVIDIA H200 over 76 epochs' (a GPU run's CPU time is
+    that of the process feeding it, not a measure of the work)."""
+    device = t.get("device") or "cpu"
+    if device.startswith("cpu"):
+        return f"; {t['cpu_hours']:.1f} CPU-hours over {t['epochs_trained']} epochs" if t.get("cpu_hours") else ""
+    return f"; {t['wall_hours']:.2f} h on {device} over {t['epochs_trained']} epochs" if t.get("wall_hours") else ""
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
