@@ -296,8 +296,8 @@ def default_section(d: dict) -> str:
             "81-frame windows, trained with `configs/lifter/default.yaml`; hotpose/pretrained/README.md gives the "
             f"recipe and every target) on B2 through all 8 cameras of S9 and S11 ({d['views']} views), projected "
             f"ground-truth 2D, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions)"
-            + (f"; the frame-wise baseline trained the same way (`configs/lifter/framewise.yaml`) {d['baseline_p1']:.1f}"
-               f" mm" if d.get("baseline_p1") else "")
+            + (f"; the frame-wise baseline trained the same way (`configs/lifter/framewise.yaml`) "
+               f"{d['baseline_p1']:.1f} mm" if d.get("baseline_p1") else "")
             + f". Through 40 other cameras drawn from the range phones and action cameras film from: P1 "
             f"{d['viewpoints_p1']:.1f} mm, P2 {d['viewpoints_p2']:.1f} mm. Measured by "
             f"`python benchmarks/lifter_targets.py` ({TARGETS_FILE}).\n")

@@ -171,7 +171,8 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results" / f"targets_{name}.json"
     if a.speed_only:
         if not out.is_file():
-            raise SystemExit(f"--speed-only adds to {out.relative_to(ROOT)}, which does not exist: run without it first")
+            raise SystemExit(f"--speed-only adds to {out.relative_to(ROOT)}, which does not exist: run without it "
+                             f"first")
         res = json.loads(out.read_text())
         res["speed"] = speed(a.checkpoint)
         out.write_text(json.dumps(res, indent=1) + "\n")

@@ -7,12 +7,12 @@ of a pixel, and why? Writes docs/stability.md.
 Inputs:
 
 * ``sample``: the built-in sample of ``hotpose demo`` (164 frames of real BlazePose keypoints, 1768x994 px);
-* ``test views``: the test split of the packaged model's own protocol (docs/results.md: B2 through 2 of the 8
-  cameras of S9 and S11 per clip, projected ground-truth 2D without noise), built with the same calls as
-  ``benchmarks/experiments.py``'s ``default_model``, and turned back into pixels of each camera's image.
+* ``test views``: the test split of the packaged model's training config (configs/lifter/default.yaml: B2 through 2
+  of the 8 cameras of S9 and S11 per clip, projected ground-truth 2D without noise), built with the same calls as
+  ``hotpose evaluate``, and turned back into pixels of each camera's image.
 
-Each input is lifted by ``Lifter.from_pretrained("default")`` (flip on, windows of 27 frames, stride 27) clean, and
-with i.i.d. Gaussian noise of 0.5 and 1 px on every keypoint coordinate (seeds 0-4 on the sample, 0-1 on the test
+Each input is lifted by ``Lifter.from_pretrained("default")`` (flip on, non-overlapping windows of its length) clean,
+and with i.i.d. Gaussian noise of 0.5 and 1 px on every keypoint coordinate (seeds 0-4 on the sample, 0-1 on the test
 views; the same draws for every candidate, the 1 px noise is the 0.5 px draw doubled). Displacement: per frame, the
 largest distance over the joints between the output for the noisy input and the output for the clean input.
 P1 / P2: strict protocol (every real frame once), mean over action groups, on the clean and the noisy inputs.
@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = "configs/lifter/default.yaml"  # the packaged default's training config: its test split
 sys.path.insert(0, str(ROOT))
 
 from hotpose.data.windows import chunk_starts  # noqa: E402
@@ -149,7 +150,7 @@ def test_clips(every: int = 1) -> list[dict]:
     from hotpose.data.sequence import action_group
     from hotpose.engine.config import load_config
 
-    cfg = load_config(str(ROOT / "configs/default_model.yaml"),
+    cfg = load_config(str(ROOT / CONFIG),
                       ["data.noise_px=0", "data.outlier_prob=0", "data.missing_prob=0"])
     if not Path(cfg.data.root).is_absolute():
         cfg.data.root = str(ROOT / cfg.data.root)
@@ -298,7 +299,7 @@ def accuracy(pruner: str, every: int = 1) -> list[dict]:
                             ("projected ground truth", ["data.noise_px=0", "data.outlier_prob=0",
                                                         "data.missing_prob=0"], False),
                             ("with the training noise (3 px, 2 % outliers, 1 % missing)", [], True)):
-        cfg = load_config(str(ROOT / "configs/default_model.yaml"), ov)
+        cfg = load_config(str(ROOT / CONFIG), ov)
         if not Path(cfg.data.root).is_absolute():
             cfg.data.root = str(ROOT / cfg.data.root)
         torch.manual_seed(0)
@@ -323,7 +324,7 @@ def write_doc(path: Path, res: dict, cz: dict, meta: dict) -> None:
          "", "```bash", "python benchmarks/stability.py" + (f" --every {meta['every']}" if meta["every"] > 1 else ""),
          "```", "",
          "Packaged default model (`Lifter.from_pretrained(\"default\")`, same weights for every row), flip on, "
-         "windows of 27 frames at stride 27. Noise: Gaussian, per keypoint coordinate, "
+         f"windows of {meta['frames']} frames at stride {meta['frames']}. Noise: Gaussian, per keypoint coordinate, "
          f"{len(SAMPLE_SEEDS)} seeds on the sample ({meta['sample_frames']} frames), {len(TEST_SEEDS)} on the "
          f"test views ({meta['test_views']} views, {meta['test_frames']:,} frames: B2 through the S9 and S11 "
          "cameras, projected ground-truth 2D in each camera's pixels). Displacement: per frame, the largest joint "
@@ -379,9 +380,9 @@ def write_doc(path: Path, res: dict, cz: dict, meta: dict) -> None:
         L += [f"Of the `tpc` frames off by more than 10 cm, {t['share_far_in_changed']:.0%} lie in windows whose "
               "selection changed.", ""]
     L += ["## Accuracy on the test views, official protocol (the table of hotpose/pretrained/README.md)", "",
-          "The packaged weights with each selection, scored as `benchmarks/experiments.py --default-only` scores "
-          "them (the engine's `score_sequences`; windows of 27 frames, stride 27; padded frames counted in the "
-          "official protocol, real frames once in the strict one).", "",
+          "The packaged weights with each selection, scored as `hotpose evaluate` scores them (the engine's "
+          f"`score_sequences`; windows of {meta['frames']} frames, stride {meta['frames']}; padded frames counted in "
+          "the official protocol, real frames once in the strict one).", "",
           "| selection | 2D input | flip | P1 (mm), mean over actions | P2 (mm) | P1 / P2 all frames | "
           "strict P1 / P2 |", "|---|---|---|---|---|---|---|"]
     for pruner, rows in meta["accuracy"].items():
@@ -475,7 +476,8 @@ def main() -> int:
     both_draws = {s: draws["test"][s] + draws["sample"][s] for s in TEST_SEEDS}
     cz = {pr: cause(pr, both, both_draws) for pr in ("tpc", "uniform")}
     acc = {pr: accuracy(pr, a.every) for pr in ("tpc", "uniform")}
-    meta = {"accuracy": acc, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds": time.time() - t0,
+    meta = {"frames": Lifter.from_pretrained("default").model.backbone.frames,
+            "accuracy": acc, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds": time.time() - t0,
             "every": a.every,
             "sample_frames": len(sets["sample"][0]["px"]), "test_views": len(sets["test"]),
             "test_frames": sum(len(c["px"]) for c in sets["test"])}
