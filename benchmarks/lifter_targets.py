@@ -22,7 +22,7 @@ each clip, ``data.test_views_per_action=8``), flip on, P1 / P2 mean over action 
   sample: 5 draws; test views: 1 draw), its 99.9th percentile and the share of frames moved more than 5 cm.
 * ``speed``: ``Lifter.lift`` of 30,000 frames with flip, 2 threads, in a fresh process (median of 3), and that
   process's peak memory against the same for 10,000 frames (flat memory: about the same peak; both lengths fill
-  whole batches of 64 windows even of 81 frames, so the peak is the batch's, not the sequence's).
+  several whole batches of ``Lifter``'s windows, so the peak is the batch's, not the sequence's).
 * ``scale``: N-MPJPE beside P1 on the plain test (how far the model's own scale is off).
 
 Writes benchmarks/results/targets_<name>.json and prints the table with each target and whether it is met.
