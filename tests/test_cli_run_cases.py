@@ -270,6 +270,17 @@ def test_evaluate_with_another_pruner(place, capsys):
     assert "| pruner uniform (trained with tpc) |" in capsys.readouterr().out
 
 
+def test_export_reports_gpu_runs_in_hours_on_that_gpu():
+    """A GPU run's CPU time is the feeding process's, so export reports its wall-clock hours on the GPU instead."""
+    from hotpose.engine.cli import _trained_for
+
+    gpu = _trained_for({"device": "NVIDIA H200", "wall_hours": 0.128, "cpu_hours": 0.127, "epochs_trained": 100})
+    assert gpu == "; 0.13 h on NVIDIA H200 over 100 epochs"
+    cpu = _trained_for({"device": "cpu", "wall_hours": 2.0, "cpu_hours": 3.68, "epochs_trained": 38})
+    assert cpu == "; 3.7 CPU-hours over 38 epochs"
+    assert _trained_for({"epoch": 1}) == ""  # a checkpoint without history.json
+
+
 def test_exported_model_evaluates_and_lifts_as_its_checkpoint(place, capsys):
     """`hotpose export --pruner uniform` gives a packaged file that evaluates to the checkpoint's figures with the
     uniform pruner, reports the trained pruner, records what trained it, and lifts as the checkpoint does."""
