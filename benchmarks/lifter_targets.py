@@ -176,10 +176,7 @@ def main() -> int:
                              f"first")
         res = json.loads(out.read_text())
         res["speed"] = speed(a.checkpoint)
-        out.write_text(json.dumps(res, indent=1) + "\n")
-        print(table(res))
-        print(f"wrote {out.relative_to(ROOT)}")
-        return 0
+        return write(out, res)
     lifter = load_lifter(a.checkpoint)
     lifter.model.to(a.device)
     model = lifter.model
@@ -210,6 +207,11 @@ def main() -> int:
     res["measure_s"] = time.perf_counter() - t0
     if not a.no_speed:
         res["speed"] = speed(a.checkpoint)
+    return write(out, res)
+
+
+def write(out: Path, res: dict) -> int:
+    """Write the result file and print its table."""
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(table(res))
     print(f"wrote {out.relative_to(ROOT)}")
