@@ -30,3 +30,17 @@ def test_recipe_is_valid_and_has_the_real_video_augmentations():
     for path in ("configs/lifter/default.yaml", "configs/lifter/framewise.yaml"):
         m = load_config(ROOT / path).model
         assert build_model(m.name, **m.args).backbone.frames == 81
+
+
+def test_stage_two_trains_on_from_stage_one_with_the_same_data():
+    """default_long / framewise_long: stage 1's data, one recipe for both, each from its own stage-1 run."""
+    configs = {n: load_config(ROOT / f"configs/lifter/{n}.yaml").to_dict()
+               for n in ("default", "framewise", "default_long", "framewise_long")}
+    hot, mlp = configs["default_long"], configs["framewise_long"]
+    assert hot["data"] == mlp["data"] == configs["default"]["data"] and hot["eval"] == mlp["eval"]
+    assert {k: v for k, v in hot["train"].items() if k != "init"} == {k: v for k, v in mlp["train"].items()
+                                                                      if k != "init"}
+    assert hot["model"] == configs["default"]["model"] and mlp["model"] == configs["framewise"]["model"]
+    assert hot["train"]["init"] == configs["default"]["out"] + "/best.pt"
+    assert mlp["train"]["init"] == configs["framewise"]["out"] + "/best.pt"
+    assert hot["train"]["warmup_steps"] > 0 and hot["out"] != mlp["out"]

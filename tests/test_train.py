@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import hotpose
@@ -84,6 +85,26 @@ def test_lr_schedules_of_the_recipes():
     assert lr_factor(3, 0.99, 0.5, 200) == pytest.approx(0.99 ** 3)
     assert lr_factor(5, 0.95, 0.5, 5) == pytest.approx(0.95 ** 4 * 0.5)
     assert lr_factor(0, 0.95, 0.5, 5) == 1
+
+
+def test_warmup_raises_the_lr_linearly_then_hands_over_to_the_schedule(tmp_path, h36m_root, monkeypatch):
+    seen = []
+    step = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    cfg = load_config(tiny_config(tmp_path, h36m_root, train={"epochs": 2, "batch_size": 1, "steps_per_epoch": 3,
+                                                              "warmup_steps": 4, "lr_decay": 0.5}))
+    result = train(cfg, device="cpu", progress=False)
+    # steps 1-3 in epoch 1 at lr 1e-3, step 4 (the last of the warm-up) and 5-6 in epoch 2 at 0.5e-3
+    assert seen == pytest.approx([0.25e-3, 0.5e-3, 0.75e-3, 0.5e-3, 0.5e-3, 0.5e-3])
+    assert [h["lr"] for h in result["history"]] == pytest.approx([0.5e-3, 0.25e-3])  # the schedule's, after each
+    assert "warmup_steps: 4" in (Path(cfg.out) / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="warmup_steps must be >= 0"):
+        load_config(None, ["train.warmup_steps=-1"])
 
 
 def without_times(history: list) -> list:

@@ -47,6 +47,9 @@ class TrainConfig:
     steps_per_epoch: cap on optimiser steps per epoch (quick runs); None: the whole epoch.
     init:            start from these weights (fine-tuning): "pretrained:NAME", or the path of a ``hotpose train``
                      checkpoint or packaged model file of the same architecture; None: random initialisation.
+    warmup_steps:    the lr rises linearly from lr / warmup_steps to the schedule's lr over the first optimiser
+                     steps (0: none, the paper's recipes). Wide or deep models trained at a high lr can collapse
+                     to a constant pose in their first steps without it.
     """
 
     epochs: int = 160
@@ -71,6 +74,7 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     val_every: int = 1
     init: str | None = None
+    warmup_steps: int = 0
 
     def __post_init__(self):
         checks = [(self.epochs >= 1, "train.epochs must be >= 1"),
@@ -81,7 +85,8 @@ class TrainConfig:
                   (self.stride is None or self.stride >= 1, "train.stride must be >= 1"),
                   (self.val_every >= 1, "train.val_every must be >= 1"),
                   (self.bone_weight >= 0, "train.bone_weight must be >= 0"),
-                  (self.aux_weight >= 0, "train.aux_weight must be >= 0")]
+                  (self.aux_weight >= 0, "train.aux_weight must be >= 0"),
+                  (self.warmup_steps >= 0, "train.warmup_steps must be >= 0")]
         for ok, msg in checks:
             if not ok:
                 raise ConfigError(msg)
@@ -131,7 +136,7 @@ SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eva
 # today's (resuming a run, reusing a finished one); reading a stored config fills in the default.
 ADDED_LATER = {"data": ("frame_step", "virtual_cameras", "pose_aug", "test_views_per_action", "test_bone_scale",
                          "test_placement"),
-               "train": ("aux_weight",)}
+               "train": ("aux_weight", "warmup_steps")}
 
 
 def _coerce(value, hint, key: str):

@@ -50,6 +50,11 @@ def lr_factor(epoch: int, decay: float, large: float, every: int) -> float:
     return math.prod(large if e % every == 0 else decay for e in range(1, epoch + 1))
 
 
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """lr multiplier of optimiser step ``step`` (0-based) under a linear warm-up of ``warmup_steps`` steps."""
+    return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
+
+
 def config_changes(old: dict, new: dict, prefix=()) -> list[str]:
     """Keys whose values differ between two config dicts, except those allowed to change on resume."""
     out = []
@@ -276,6 +281,9 @@ def _epochs(cfg, d, model, net, windows, data, loss_fn, opt, sched, autocast, sc
             if t.grad_clip:
                 scaler.unscale_(opt)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            if step < t.warmup_steps:  # the schedule's lr (per epoch) scaled down; sched.step() sets it again
+                for group, lr in zip(opt.param_groups, sched.get_last_lr()):
+                    group["lr"] = lr * warmup_factor(step, t.warmup_steps)
             scaler.step(opt)
             scaler.update()
             step += 1
