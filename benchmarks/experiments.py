@@ -287,14 +287,38 @@ def default_model() -> dict:
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
+RECOVERY = {"tra": "TRA", "linear": "linear recovery", "nearest": "nearest recovery"}
+
+
+def packaged_default() -> str:
+    """The packaged default model in words, read from the file itself (so that the doc follows a new default):
+    e.g. "HoT w. MixSTE with TRA, 81-frame windows, trained with `configs/lifter/default.yaml`"."""
+    import yaml
+
+    from hotpose.engine import checkpoint as ckpt
+    from hotpose.engine.config import config_from_dict, load_config
+    from hotpose.paper import PAPER
+    from hotpose.pretrained import pretrained_path
+
+    blob = ckpt.load_checkpoint(pretrained_path(), packaged=True)
+    c = blob["config"]
+    words = PAPER[c["name"]].label if c["name"] in PAPER else f"`{c['name']}`"
+    recoverer = (c.get("hourglass") or {}).get("recoverer")
+    if recoverer in RECOVERY and RECOVERY[recoverer] not in words:
+        words += f" with {RECOVERY[recoverer]}"
+    words += f", {c['backbone_config']['frames']}-frame windows"
+    trained = yaml.safe_load(blob.get("training_config") or "null")
+    trained = config_from_dict(trained).to_dict() if trained else None
+    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if load_config(f).to_dict() == trained]
+    return words + (f", trained with `{same[0].relative_to(ROOT)}`" if same else "")
 
 
 def default_section(d: dict) -> str:
     """The doc's section on the packaged default model, from default_model()'s figures."""
     return (DEFAULT_HEADING + "\n"
-            "`hotpose.Lifter.from_pretrained(\"default\")` (hotpose/pretrained/default.pt: HoT w. MixSTE with TRA, "
-            "81-frame windows, trained with `configs/lifter/default.yaml`; hotpose/pretrained/README.md gives the "
-            f"recipe and every target) on B2 through all 8 cameras of S9 and S11 ({d['views']} views), projected "
+            "`hotpose.Lifter.from_pretrained(\"default\")` (hotpose/pretrained/default.pt: "
+            f"{packaged_default()}; hotpose/pretrained/README.md gives the recipe and every target) on B2 through "
+            f"all 8 cameras of S9 and S11 ({d['views']} views), projected "
             f"ground-truth 2D, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions)"
             + (f"; the frame-wise baseline trained the same way (`configs/lifter/framewise.yaml`) "
                f"{d['baseline_p1']:.1f} mm" if d.get("baseline_p1") else "")

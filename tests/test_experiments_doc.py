@@ -233,3 +233,19 @@ def test_ordering_says_which_swaps_exceed_the_spread(ex, results):
                                               by_seed=[{"p1": 60.0}, {"p1": 61.0}, {"p1": 62.0}]))
     line = ex.ordering_line("main (MotionBERT family)", ["motionbert_243", "hot_motionbert_243"], r)
     assert line.endswith("(`hot_motionbert_243` < `motionbert_243` beyond the seed spread).")
+
+
+def test_default_section_describes_the_packaged_file(ex):
+    """The doc's default-model section names what hotpose/pretrained/default.pt holds and quotes the targets file:
+    docs/results.md's section is exactly what --default-only writes now."""
+    from hotpose.engine import checkpoint as ckpt
+    from hotpose.pretrained import pretrained_path
+
+    blob = ckpt.load_checkpoint(pretrained_path(), packaged=True)
+    words = ex.packaged_default()
+    assert f"{blob['config']['backbone_config']['frames']}-frame windows" in words
+    assert ("with TRA" in words) == (blob["config"]["hourglass"]["recoverer"] == "tra")
+    assert "trained with `configs/lifter/" in words  # the training config is one of the presets
+    section = ex.default_section(ex.default_model())
+    doc = (ROOT / "docs/results.md").read_text()
+    assert section in doc, "docs/results.md is stale: python benchmarks/experiments.py --default-only"
