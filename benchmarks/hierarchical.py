@@ -425,6 +425,38 @@ def search_section(found: dict, tolerance: float) -> str:
     return "\n".join(L) + "\n"
 
 
+COLLAPSED_MM = 250.0  # a run whose validation P1 never fell below this never learned (a constant pose: ~360 mm)
+
+
+def collapsed(r: dict) -> bool:
+    """True for a run that collapsed to one pose for every input: its validation P1 stayed above COLLAPSED_MM in
+    every epoch (a learning run is below 150 mm after its first epoch on this setup)."""
+    vals = [h["val_p1_mm"] for h in r.get("history", []) if h.get("val_p1_mm") is not None]
+    return bool(vals) and min(vals) > COLLAPSED_MM
+
+
+def split_collapsed(per_seed: dict) -> tuple[dict, dict]:
+    """(runs that learned, runs that collapsed). A point whose every seed collapsed keeps them (its mean is then
+    the collapsed figure, and the doc says so)."""
+    bad = {k: r for k, r in per_seed.items() if collapsed(r)}
+    names = {k.rsplit("@", 1)[0] for k in per_seed if k not in bad}
+    bad = {k: r for k, r in bad.items() if k.rsplit("@", 1)[0] in names}
+    return {k: r for k, r in per_seed.items() if k not in bad}, bad
+
+
+def collapsed_note(bad: dict) -> str:
+    """The doc's line on the runs left out of the means."""
+    if not bad:
+        return ""
+    runs = "; ".join(f"`{k.rsplit('@', 1)[0]}` seed {r['seed']} (validation P1 "
+                     f"{min(h['val_p1_mm'] for h in r['history']):.0f}-{max(h['val_p1_mm'] for h in r['history']):.0f}"
+                     f" mm over its {len(r['history'])} epochs, test P1 {r['p1']:.1f} mm)"
+                     for k, r in sorted(bad.items()))
+    return (f"Left out of the means and ranges above: {len(bad)} run(s) that collapsed to one pose for every input "
+            f"(validation P1 above {COLLAPSED_MM:.0f} mm in every epoch): {runs}. The recipe has no lr warm-up "
+            "(`train.warmup_steps`, added after this pass began); the point's figures are over its other seeds.\n")
+
+
 def frontier_rows(P: list[dict], R: dict, E: dict) -> list[str]:
     def rng(r, key, fmt):
         vals = [s[key] for s in r.get("by_seed", []) if s.get(key) is not None]
@@ -574,7 +606,7 @@ def command(a, full: bool) -> str:
     return "python benchmarks/hierarchical.py" + ("" if not argv else " " + " ".join(argv))
 
 
-def render(a, found, full_rows, P=None, R=None, E=None, started="", total_s=0.0) -> str:
+def render(a, found, full_rows, P=None, R=None, E=None, started="", total_s=0.0, bad=None) -> str:
     L = []
     w = L.append
     w("# The hierarchical hourglass: FLOPs / accuracy frontier (issue 17)\n")
@@ -624,6 +656,8 @@ def render(a, found, full_rows, P=None, R=None, E=None, started="", total_s=0.0)
             w("\nReferences read from the experiments pass's records: " + ", ".join(refs) + ".")
         w("")
         w("\n".join(frontier_rows(P, R, E)) + "\n")
+        if bad:
+            w(collapsed_note(bad))
         if Path(a.plot).exists():
             rel = os.path.relpath(Path(a.plot).resolve(), Path(a.doc).resolve().parent)
             w(f"![FLOPs vs P1]({rel})\n")
@@ -708,6 +742,9 @@ def main() -> int:
         if done is None:
             return 130
         per_seed.update(done)
+    per_seed, bad = split_collapsed(per_seed)
+    for k, r in sorted(bad.items()):
+        print(f"{k}: collapsed (validation P1 never below {COLLAPSED_MM:.0f} mm): left out of the means", flush=True)
     R = X.aggregate(per_seed)
     for q in P:
         R[q["name"]]["runs"] = [{"seed": r["seed"], "record": r.get("record")} for k, r in per_seed.items()
@@ -744,7 +781,7 @@ def main() -> int:
     Path(a.runs, "results.json").write_text(json.dumps({"points": P, "results": R, "efficiency": E,
                                                         "full_size": full_rows}, indent=1, default=str) + "\n")
     plot(P, R, E, Path(a.plot))
-    Path(a.doc).write_text(render(a, found, full_rows, P, R, E, started, total_s))
+    Path(a.doc).write_text(render(a, found, full_rows, P, R, E, started, total_s, bad))
     print(f"wrote {a.doc}")
     return 0
 

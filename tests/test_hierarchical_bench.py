@@ -115,3 +115,22 @@ def test_doc_and_plot_from_results(hb, tmp_path):
     doc = hb.render(a, found, [], P, R, E, "now", 1.0)
     assert "![FLOPs vs P1](h.png)" in doc and "| `hhot2_mixste_s1k14_s2k7` |" in doc
     assert "hotpose evaluate runs/hierarchical/seed1/hhot2_mixste_s1k14_s2k7 --threads 1" in doc
+
+
+def test_collapsed_runs_are_named_and_left_out_of_the_means(hb):
+    """A seed whose validation P1 never fell below COLLAPSED_MM is left out of its point's mean and named in the
+    doc; a point with no other seed keeps it; a run that learned, however badly, stays in."""
+    def run(name, seed, p1, val):
+        return {"seed": seed, "p1": p1, "p2": p1 - 3, "train_s": 1.0, "eval_s": 1.0,
+                "history": [{"epoch": e + 1, "val_p1_mm": v} for e, v in enumerate(val)]}
+
+    per_seed = {"a@1": run("a", 1, 100.0, [300, 120, 101]), "a@2": run("a", 2, 362.0, [376, 363, 367]),
+                "a@3": run("a", 3, 104.0, [260, 240, 105]), "b@1": run("b", 1, 360.0, [370, 365])}
+    assert [hb.collapsed(per_seed[k]) for k in ("a@1", "a@2", "a@3", "b@1")] == [False, True, False, True]
+    kept, bad = hb.split_collapsed(per_seed)
+    assert set(bad) == {"a@2"} and set(kept) == {"a@1", "a@3", "b@1"}
+    R = hb.X.aggregate(kept)
+    assert R["a"]["p1"] == pytest.approx(102.0) and R["a"]["seeds"] == [1, 3]
+    note = hb.collapsed_note(bad)
+    assert "`a` seed 2 (validation P1 363-376 mm over its 3 epochs, test P1 362.0 mm)" in note
+    assert hb.collapsed_note({}) == ""
