@@ -20,17 +20,18 @@ P1 / P2: strict protocol (every real frame once), mean over action groups, on th
 Candidates, all with the packaged weights:
 
 * ``tpc``: TPC (DPC-kNN density peaks), the selection the model was trained with and shipped with first;
-* ``uniform``: the uniform pruner (frames 1, 4, ..., 25 of each window);
-* ``tpc_bins``: TPC with a bound on the gap: the window split into the 9 bins of the uniform pruner and the
-  highest-scoring frame of each bin kept (gap between kept frames at most 5);
+* ``uniform``: the uniform pruner (evenly spaced frames: the centre of each of the model's ``keep`` bins);
+* ``tpc_bins``: TPC with a bound on the gap: the window split into the ``keep`` bins of the uniform pruner and the
+  highest-scoring frame of each bin kept (gap between kept frames under two bins' width);
 * ``tpc_smooth``: TPC on frame features averaged over 5 frames in time (a smoother input to the selection);
-* ``*_avg3``: overlapping windows: the sequence lifted at 3 window placements (offsets 0, 9, 18 frames, each
-  edge-padded as the lifter pads) and the 3 outputs averaged, so that each frame blends 3 selections (3x compute).
+* ``*_avg3``: overlapping windows: the sequence lifted at 3 window placements (offsets 0, F/3, 2F/3 frames for
+  windows of F frames, each edge-padded as the lifter pads) and the 3 outputs averaged, so that each frame blends 3
+  selections (3x compute).
 
 The cause is measured on ``tpc`` (and ``uniform`` for comparison) with a tap on ``model.select`` that records which
 frames each window kept (plain and mirrored pass) and can replay them: how many windows change their selection, the
 gaps between kept frames, the displacement by distance to the nearest kept frame, the displacement of frames kept
-in every pass (the model's own predictions, not interpolated), and the displacement with the clean input's
+in every pass (the model's own predictions, not recovered), and the displacement with the clean input's
 selection forced on the noisy input.
 """
 from __future__ import annotations
@@ -57,7 +58,7 @@ NOISE_PX = (0.5, 1.0)
 SAMPLE_SEEDS = (0, 1, 2, 3, 4)
 TEST_SEEDS = (0, 1)
 FAR = 0.10  # m: "frames off by more than 10 cm"
-DIST_BINS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 8), (9, 26))
+DIST_BINS = ((0, 0), (1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, None))  # distance to the nearest kept frame
 
 
 # --- candidates measured here only (the library ships tpc and uniform) ---------------------------------------------
@@ -270,7 +271,7 @@ def cause(pruner: str, clips: list[dict], draws: dict[int, list[np.ndarray]], si
     r = {k: np.concatenate(v) for k, v in rows.items()}
     by_dist = []
     for lo, hi in DIST_BINS:
-        m = (r["dist"] >= lo) & (r["dist"] <= hi)
+        m = (r["dist"] >= lo) & (r["dist"] <= (hi if hi is not None else r["dist"].max()))
         if m.any():
             by_dist.append(((lo, hi), summary(r["disp"][m])))
     return {"windows": windows, "changed_windows": changed_windows, "gap": gap, "far_frame": far_frame,
@@ -367,14 +368,15 @@ def write_doc(path: Path, res: dict, cz: dict, meta: dict) -> None:
     for key, what in (("unchanged", "frames in windows whose selection did not change"),
                       ("changed", "frames in windows whose selection changed"),
                       ("kept_all", "frames kept in every pass (the model's own prediction, clean and noisy)"),
-                      ("interpolated", "the other frames (interpolated in at least one pass)")):
+                      ("interpolated", "the other frames (recovered in at least one pass)")):
         a, b = t[key], u[key]
         L.append(f"| ... {what} | {fmt(a, sl) if a else '-'} | {fmt(b, sl) if b else '-'} |")
     L += ["", "Displacement by distance to the nearest kept frame (`tpc`, clean input's plain pass):", "",
           "| distance (frames) | frames | max mm | p99 mm | mean mm | frames > 10 cm |", "|---|---|---|---|---|---|"]
     for (lo, hi), s in t["by_dist"]:
-        L.append(f"| {lo if lo == hi else f'{lo}-{hi}'} | {s['frames']:,} | {s['max_mm']:.0f} | {s['p99_mm']:.1f} | "
-                 f"{s['mean_mm']:.1f} | {s['far']} |")
+        span = lo if lo == hi else f"{lo}-{hi}" if hi is not None else f"{lo}+"
+        L.append(f"| {span} | {s['frames']:,} | {s['max_mm']:.0f} | {s['p99_mm']:.1f} | {s['mean_mm']:.1f} | "
+                 f"{s['far']} |")
     L.append("")
     if t["share_far_in_changed"] is not None:
         L += [f"Of the `tpc` frames off by more than 10 cm, {t['share_far_in_changed']:.0%} lie in windows whose "
@@ -392,6 +394,16 @@ def write_doc(path: Path, res: dict, cz: dict, meta: dict) -> None:
                      f"{a['p1']:.1f} / {a['p2']:.1f} | {m['strict_p1']:.1f} / {m['strict_p2']:.1f} |")
     L.append("")
     path.write_text("\n".join(L + conclusions(res, cz)) + "\n")
+
+
+RECOVERY_READING = {  # how each recoverer turns a moved kept frame into moved recovered frames
+    "linear": "linear recovery draws straight lines across those gaps; moving one kept frame redraws the lines on "
+              "both sides of it",
+    "nearest": "nearest recovery copies each kept frame over its neighbours; moving one kept frame moves every frame "
+               "copied from it, and a changed selection re-assigns whole runs of frames",
+    "tra": "TRA recovers every frame by attending to the kept frames' tokens, so moving one kept frame can move "
+           "every recovered frame of its window",
+}
 
 
 def conclusions(res: dict, cz: dict) -> list[str]:
@@ -419,9 +431,9 @@ def conclusions(res: dict, cz: dict) -> list[str]:
             "changed") + ".",
          f"- **Where it lands.** TPC keeps density peaks, not evenly spaced frames: the largest gap between kept "
          f"frames is {np.median(t['gap']):.0f} frames in the median window "
-         f"and up to {t['gap'].max()} (uniform: {u['gap'].max()}), and linear recovery draws straight lines across "
-         "those gaps. Moving one kept frame redraws the lines on both sides of it: the interpolated frames move by "
-         f"up to {t['interpolated']['max_mm']:.0f} mm. The frames kept in every pass move less but still up to "
+         f"and up to {t['gap'].max()} (uniform: {u['gap'].max()}), and {RECOVERY_READING[cz['recoverer']]}: the "
+         f"recovered frames move by up to {t['interpolated']['max_mm']:.0f} mm. The frames kept in every pass move "
+         "less but still up to "
          f"{t['kept_all']['max_mm']:.0f} mm (uniform: {u['kept_all']['max_mm']:.0f} mm): after pruning the "
          "transformer attends over another set of frames, so the kept frames' own predictions change too.",
          f"- **Uniform selection removes the discontinuity**"
@@ -475,6 +487,7 @@ def main() -> int:
     both = sets["test"] + sets["sample"]
     both_draws = {s: draws["test"][s] + draws["sample"][s] for s in TEST_SEEDS}
     cz = {pr: cause(pr, both, both_draws) for pr in ("tpc", "uniform")}
+    cz["recoverer"] = Lifter.from_pretrained("default").model.hourglass.recoverer
     acc = {pr: accuracy(pr, a.every) for pr in ("tpc", "uniform")}
     meta = {"frames": Lifter.from_pretrained("default").model.backbone.frames,
             "accuracy": acc, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds": time.time() - t0,
