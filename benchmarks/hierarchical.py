@@ -453,8 +453,8 @@ def collapsed_note(bad: dict) -> str:
                      f" mm over its {len(r['history'])} epochs, test P1 {r['p1']:.1f} mm)"
                      for k, r in sorted(bad.items()))
     return (f"Left out of the means and ranges above: {len(bad)} run(s) that collapsed to one pose for every input "
-            f"(validation P1 above {COLLAPSED_MM:.0f} mm in every epoch): {runs}. The recipe has no lr warm-up "
-            "(`train.warmup_steps`, added after this pass began); the point's figures are over its other seeds.\n")
+            f"(validation P1 above {COLLAPSED_MM:.0f} mm in every epoch): {runs}. The point's figures are over its "
+            "other seeds.\n")
 
 
 def frontier_rows(P: list[dict], R: dict, E: dict) -> list[str]:
