@@ -12,7 +12,7 @@ import hotpose
 from hotpose.cli import main
 from hotpose.data.synthetic import write_3dhp, write_h36m
 from hotpose.engine import checkpoint as ckpt
-from hotpose.engine.config import ConfigError, load_config
+from hotpose.engine.config import ConfigError, dump_config, load_config
 from hotpose.engine.evaluate import evaluate_path
 from hotpose.engine.train import lr_factor, train, training_seconds
 
@@ -68,6 +68,33 @@ def test_config_errors_are_one_clear_message(tmp_path, capsys):
     # overrides may also follow the options
     assert main(["train", str(missing), "--threads", "1", "train.epochs=many", "--out", str(tmp_path / "r3")]) == 2
     assert "train.epochs: expected int, got 'many'" in capsys.readouterr().err
+
+
+def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "root.yaml").write_text(
+        "model:\n  name: hot_mixste_243\n  args: {frames: 27, dim: 32, keep: 9}\n"
+        "train:\n  lr: 1.0e-3\n  epochs: 7\n  batch_size: 16\nout: runs/root\n")
+    (tmp_path / "sub" / "mid.yaml").write_text(
+        "base: ../root.yaml\nmodel:\n  args: {frames: 27}\ntrain:\n  epochs: 3\n")
+    (tmp_path / "leaf.yaml").write_text("base: sub/mid.yaml\ntrain:\n  lr: 5.0e-4\nout: runs/leaf\n")
+    cfg = load_config(tmp_path / "leaf.yaml", ["train.batch_size=8"])
+    assert cfg.model.name == "hot_mixste_243" and cfg.model.args == {"frames": 27}   # args replaced, not merged
+    assert (cfg.train.lr, cfg.train.epochs, cfg.train.batch_size, cfg.out) == (5e-4, 3, 8, "runs/leaf")
+    assert "base" not in yaml.safe_load(dump_config(cfg))
+    # a chain that comes back, a base that is not there, a base that is not a path: one clear message each
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: gone.yaml\n")
+    with pytest.raises(ConfigError, match=r"gone.yaml: config file not found \(the base of .*orphan.yaml\)"):
+        load_config(tmp_path / "orphan.yaml")
+    (tmp_path / "odd.yaml").write_text("base: [x]\n")
+    with pytest.raises(ConfigError, match="base: expected the path of another config file"):
+        load_config(tmp_path / "odd.yaml")
+    assert main(["train", str(tmp_path / "orphan.yaml")]) == 2
+    assert "config file not found (the base of" in capsys.readouterr().err
 
 
 def test_presets_load_and_name_registered_models():

@@ -3,6 +3,11 @@
 A config file has the sections ``model``, ``data``, ``train``, ``eval`` and the key ``out``; any other key, at any
 level, is an error that names the valid keys. ``model.args`` is passed to :func:`hotpose.build_model` as keyword
 overrides (the registry checks them).
+
+A file may start from another: ``base: other.yaml`` (a path relative to the file) reads that config first, and each
+``section.key`` (and ``out``) the file gives then replaces the base's value whole, as a ``section.key=value``
+override does; ``model.args: {...}`` is one value, not merged key by key. Bases may chain. A run's stored config
+(``config.yaml``) is the resolved one, without ``base``.
 """
 from __future__ import annotations
 
@@ -218,17 +223,37 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
     return d
 
 
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A config file as nested dicts, its ``base`` (if any) resolved: the base's sections with this file's
+    ``section.key`` values put over them."""
+    if not path.is_file():
+        via = f" (the base of {chain[-1]})" if chain else ""
+        raise ConfigError(f"{path}: config file not found{via}")
+    try:
+        d = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(d, dict) or "base" not in d:
+        return d
+    d = dict(d)
+    base = d.pop("base")
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base: expected the path of another config file, got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in chain + (path.resolve(),):
+        raise ConfigError(f"{path}: base: {base} leads back to itself ({' -> '.join(map(str, chain + (path,)))})")
+    merged = _read_yaml(base_path, chain + (path.resolve(),))
+    for key, value in d.items():
+        if key in SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
-    """Read a YAML config (None: the defaults) and apply ``key=value`` overrides."""
-    d = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            d = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    """Read a YAML config (None: the defaults), resolving its ``base`` chain, and apply ``key=value`` overrides."""
+    d = {} if path is None else _read_yaml(Path(path))
     return config_from_dict(apply_overrides(d, list(overrides)))
 
 
