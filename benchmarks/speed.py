@@ -51,23 +51,9 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def time_interleaved(calls, runs: int, device) -> list[list[float]]:
-    """Seconds of each of ``calls`` (no-argument callables), run in turn ``runs`` times after two warm-up calls each,
-    so that a noisy machine slows them alike."""
-    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
-    times = [[] for _ in calls]
-    with torch.inference_mode():
-        for fn in calls:
-            efficiency.time_call(fn, runs=0, warmup=2, sync=sync)
-        for _ in range(runs):
-            for fn, t in zip(calls, times):
-                t += efficiency.time_call(fn, runs=1, warmup=0, sync=sync)
-    return times
-
-
 def time_pair(a, b, runs: int, device, batch: int = 1) -> tuple[list[float], list[float]]:
     xa, xb = efficiency.example_input(a, batch), efficiency.example_input(b, batch)
-    ta, tb = time_interleaved([lambda: a(xa), lambda: b(xb)], runs, device)
+    ta, tb = efficiency.time_interleaved([lambda: a(xa), lambda: b(xb)], runs, device=device)
     return ta, tb
 
 
@@ -136,7 +122,7 @@ def official_section(root: Path, runs: int, device, kernels: str, peak: float) -
             use_kernels(ours, kernels)
             calls += [lambda m=off, x=x: m(x), lambda m=ours, x=x: m(x)]
             rows.append((name, efficiency.count_flops(ours, "full"), diff))
-        med = [statistics.median(t) for t in time_interleaved(calls, runs, device)]
+        med = [statistics.median(t) for t in efficiency.time_interleaved(calls, runs, device=device)]
         for k, (name, flops, diff) in enumerate(rows):
             so, su = med[2 * k], med[2 * k + 1]
             lines.append(f"| {name} | {so * 1e3:.1f} | {flops / so / peak:.0%} | {su * 1e3:.1f} | "

@@ -197,6 +197,22 @@ def time_call(fn: Callable[[], object], runs: int = 5, warmup: int = 1, sync: Ca
     return times
 
 
+def time_interleaved(calls: list[Callable[[], object]], runs: int, warmup: int = 2,
+                     device: str | torch.device = "cpu") -> list[list[float]]:
+    """Seconds of each of ``calls`` (no-argument callables) over ``runs`` rounds, each round calling every one once
+    in turn, after ``warmup`` untimed calls each: a slow spell of a shared machine slows them alike, so ratios
+    taken round by round are steadier than ratios of separate medians."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    times: list[list[float]] = [[] for _ in calls]
+    with torch.inference_mode():
+        for fn in calls:
+            time_call(fn, runs=0, warmup=warmup, sync=sync)
+        for _ in range(runs):
+            for fn, t in zip(calls, times):
+                t += time_call(fn, runs=1, warmup=0, sync=sync)
+    return times
+
+
 def measure_throughput(model: nn.Module, batch: int = 1, frames: int | None = None, runs: int = 5,
                        warmup: int = 1) -> dict:
     """Inference speed on random windows: median seconds per forward and output frames per second."""

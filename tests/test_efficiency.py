@@ -44,6 +44,13 @@ def test_throughput_counts_output_frames():
     assert r["fps"] == pytest.approx(27 / r["seconds"])
 
 
+def test_interleaved_timing_calls_each_in_turn_after_its_warmup():
+    calls = []
+    times = efficiency.time_interleaved([lambda: calls.append("a"), lambda: calls.append("b")], runs=3, warmup=2)
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert [len(t) for t in times] == [3, 3] and all(x >= 0 for t in times for x in t)
+
+
 def test_flop_convention_is_checked():
     with pytest.raises(ValueError, match="convention"):
         efficiency.count_flops(hotpose.build_model("mixste_243", dim=16, mlp_hidden=16, depth=2), "thop")
