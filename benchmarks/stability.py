@@ -287,7 +287,7 @@ def cause(pruner: str, clips: list[dict], draws: dict[int, list[np.ndarray]], si
 def accuracy(pruner: str, every: int = 1) -> list[dict]:
     """The packaged weights with ``pruner`` on the test protocol of hotpose/pretrained/README.md (official and strict
     protocols, as ``experiments.default_model`` scores it): projected ground truth with and without flip, and with
-    the training noise (configs/default_model.yaml's 3 px, 2 % outliers, 1 % missing joints) with flip."""
+    the training noise (the config's 3 px, 2 % outliers, 1 % missing joints) with flip."""
     from hotpose.data.config import load_splits
     from hotpose.engine.config import load_config
     from hotpose.engine.evaluate import score_sequences, summarize
