@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lifter_targets as lt  # noqa: E402
 
-# (registry name, args): the packaged model today, 81-frame HoT w. MixSTE at three sizes, a wider 27-frame one, and
-# the frame-wise baseline.
+# (registry name, args): the packaged model today, 81-frame HoT w. MixSTE at three sizes, a wider 27-frame one, the
+# frame-wise baseline, and larger 81-frame models that prune earlier or to fewer frames (C 80 / 96, 8 stages).
 CANDIDATES = [
     ("hot_mixste_243_linear", dict(frames=27, dim=64, mlp_hidden=128, depth=6, keep=9, prune_at=2)),
     ("hot_mixste_243", dict(frames=81, dim=64, mlp_hidden=128, depth=6, keep=27, prune_at=2)),
@@ -27,6 +27,9 @@ CANDIDATES = [
     ("hot_mixste_243", dict(frames=81, dim=96, mlp_hidden=192, depth=6, keep=27, prune_at=2)),
     ("hot_mixste_243", dict(frames=27, dim=96, mlp_hidden=192, depth=6, keep=9, prune_at=2)),
     ("framewise_mlp", dict(frames=81)),
+    ("hot_mixste_243", dict(frames=81, dim=80, mlp_hidden=160, depth=8, keep=27, prune_at=2)),
+    ("hot_mixste_243", dict(frames=81, dim=96, mlp_hidden=192, depth=8, keep=27, prune_at=1)),
+    ("hot_mixste_243", dict(frames=81, dim=96, mlp_hidden=192, depth=8, keep=16, prune_at=1)),
 ]
 
 
