@@ -198,7 +198,7 @@ def efficiency_report(model, runs: int = 5) -> str:
 
     import torch
 
-    from hotpose.efficiency import count_flops, example_input, output_frames, time_interleaved
+    from hotpose.efficiency import count_flops, count_params, example_input, output_frames, time_interleaved
     from hotpose.registry import build_from_config
 
     full = build_from_config({**model.config, "hourglass": None}).eval()
@@ -213,7 +213,7 @@ def efficiency_report(model, runs: int = 5) -> str:
     flops = [count_flops(m) for _, m in models]
     for (label, m), f, t in zip(models, flops, times):
         sec = statistics.median(t)
-        lines.append(f"  {label:<22}{sum(p.numel() for p in m.parameters()) / 1e6:>9.2f}M{f / 1e6:>12.1f}"
+        lines.append(f"  {label:<22}{count_params(m) / 1e6:>9.2f}M{f / 1e6:>12.1f}"
                      f"{1000 * sec:>12.2f}{output_frames(m) / sec:>12.0f}")
     ratios = sorted(tf / th for th, tf in zip(*times))
     lines.append(f"  HoT saves {100 * (1 - flops[0] / flops[1]):.0f}% of the FLOPs and runs "
