@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hotpose.data.cameras import check_virtual
 from hotpose.data.motion import check_placement
 from hotpose.data.pose_aug import check_pose_aug
@@ -32,11 +34,13 @@ def test_recipe_is_valid_and_has_the_real_video_augmentations():
         assert build_model(m.name, **m.args).backbone.frames == 81
 
 
-def test_stage_two_trains_on_from_stage_one_with_the_same_data():
-    """default_long / framewise_long: stage 1's data, one recipe for both, each from its own stage-1 run."""
+@pytest.mark.parametrize("stage", ["long", "cpu"])
+def test_stage_two_trains_on_from_stage_one_with_the_same_data(stage):
+    """default_{long,cpu} / framewise_{long,cpu}: stage 1's data, one recipe for both, each from its own stage-1
+    run."""
     configs = {n: load_config(ROOT / f"configs/lifter/{n}.yaml").to_dict()
-               for n in ("default", "framewise", "default_long", "framewise_long")}
-    hot, mlp = configs["default_long"], configs["framewise_long"]
+               for n in ("default", "framewise", f"default_{stage}", f"framewise_{stage}")}
+    hot, mlp = configs[f"default_{stage}"], configs[f"framewise_{stage}"]
     assert hot["data"] == mlp["data"] == configs["default"]["data"] and hot["eval"] == mlp["eval"]
     assert {k: v for k, v in hot["train"].items() if k != "init"} == {k: v for k, v in mlp["train"].items()
                                                                       if k != "init"}
