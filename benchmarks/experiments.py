@@ -283,7 +283,20 @@ def default_model() -> dict:
     r = json.loads((ROOT / TARGETS_FILE).read_text())
     return {"p1": r["plain"]["p1"], "p2": r["plain"]["p2"], "views": r["plain"]["views"],
             "viewpoints_p1": r["other viewpoints"]["p1"], "viewpoints_p2": r["other viewpoints"]["p2"],
-            "baseline_p1": (r.get("baseline") or {}).get("p1")}
+            "baseline_p1": (r.get("baseline") or {}).get("p1"),
+            "baseline_config": config_of_run((r.get("baseline") or {}).get("checkpoint"))}
+
+
+def config_of_run(checkpoint: str | None) -> str | None:
+    """The preset under configs/ whose ``out`` is ``checkpoint``'s run folder (e.g. runs/lifter/framewise/best.pt
+    -> configs/lifter/framewise.yaml), or None."""
+    from hotpose.engine.config import load_config
+
+    if not checkpoint:
+        return None
+    run = Path(checkpoint).parent.as_posix()
+    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if load_config(f).out == run]
+    return str(same[0].relative_to(ROOT)) if same else None
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
@@ -310,7 +323,11 @@ def packaged_default() -> str:
     trained = yaml.safe_load(blob.get("training_config") or "null")
     trained = config_from_dict(trained).to_dict() if trained else None
     same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if load_config(f).to_dict() == trained]
-    return words + (f", trained with `{same[0].relative_to(ROOT)}`" if same else "")
+    if not same:
+        return words
+    words += f", trained with `{same[0].relative_to(ROOT)}`"
+    init = config_of_run((trained.get("train") or {}).get("init"))  # a later stage: from an earlier run's weights
+    return words + (f" from the weights of `{init}`'s run" if init else "")
 
 
 def default_section(d: dict) -> str:
@@ -320,7 +337,7 @@ def default_section(d: dict) -> str:
             f"{packaged_default()}; hotpose/pretrained/README.md gives the recipe and every target) on B2 through "
             f"all 8 cameras of S9 and S11 ({d['views']} views), projected "
             f"ground-truth 2D, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions)"
-            + (f"; the frame-wise baseline trained the same way (`configs/lifter/framewise.yaml`) "
+            + (f"; the frame-wise baseline (trained with `{d.get('baseline_config') or 'its own config'}`) "
                f"{d['baseline_p1']:.1f} mm" if d.get("baseline_p1") else "")
             + f". Through 40 other cameras drawn from the range phones and action cameras film from: P1 "
             f"{d['viewpoints_p1']:.1f} mm, P2 {d['viewpoints_p2']:.1f} mm. Measured by "
