@@ -287,16 +287,20 @@ def default_model() -> dict:
             "baseline_config": config_of_run((r.get("baseline") or {}).get("checkpoint"))}
 
 
-def config_of_run(checkpoint: str | None) -> str | None:
-    """The preset under configs/ whose ``out`` is ``checkpoint``'s run folder (e.g. runs/lifter/framewise/best.pt
-    -> configs/lifter/framewise.yaml), or None."""
+def preset_where(match) -> str | None:
+    """The first preset under configs/ (its path from the repository root) whose loaded config ``match`` accepts,
+    or None."""
     from hotpose.engine.config import load_config
 
-    if not checkpoint:
-        return None
-    run = Path(checkpoint).parent.as_posix()
-    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if load_config(f).out == run]
+    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if match(load_config(f))]
     return str(same[0].relative_to(ROOT)) if same else None
+
+
+def config_of_run(checkpoint: str | None) -> str | None:
+    """The preset whose ``out`` is ``checkpoint``'s run folder (e.g. runs/lifter/framewise/best.pt ->
+    configs/lifter/framewise.yaml), or None."""
+    run = Path(checkpoint).parent.as_posix() if checkpoint else None
+    return preset_where(lambda c: c.out == run) if run else None
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
@@ -309,7 +313,7 @@ def packaged_default() -> str:
     import yaml
 
     from hotpose.engine import checkpoint as ckpt
-    from hotpose.engine.config import config_from_dict, load_config
+    from hotpose.engine.config import config_from_dict
     from hotpose.paper import PAPER
     from hotpose.pretrained import pretrained_path
 
@@ -322,10 +326,10 @@ def packaged_default() -> str:
     words += f", {c['backbone_config']['frames']}-frame windows"
     trained = yaml.safe_load(blob.get("training_config") or "null")
     trained = config_from_dict(trained).to_dict() if trained else None
-    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if load_config(f).to_dict() == trained]
+    same = preset_where(lambda c: c.to_dict() == trained) if trained else None
     if not same:
         return words
-    words += f", trained with `{same[0].relative_to(ROOT)}`"
+    words += f", trained with `{same}`"
     init = config_of_run((trained.get("train") or {}).get("init"))  # a later stage: from an earlier run's weights
     return words + (f" from the weights of `{init}`'s run" if init else "")
 
