@@ -284,7 +284,7 @@ def default_model() -> dict:
     return {"p1": r["plain"]["p1"], "p2": r["plain"]["p2"], "views": r["plain"]["views"],
             "viewpoints_p1": r["other viewpoints"]["p1"], "viewpoints_p2": r["other viewpoints"]["p2"],
             "baseline_p1": (r.get("baseline") or {}).get("p1"),
-            "baseline_config": config_of_run((r.get("baseline") or {}).get("checkpoint"))}
+            "baseline_training": run_training((r.get("baseline") or {}).get("checkpoint"))}
 
 
 def preset_where(match) -> str | None:
@@ -301,6 +301,22 @@ def config_of_run(checkpoint: str | None) -> str | None:
     configs/lifter/framewise.yaml), or None."""
     run = Path(checkpoint).parent.as_posix() if checkpoint else None
     return preset_where(lambda c: c.out == run) if run else None
+
+
+def trained_with(preset: str, trained: dict) -> str:
+    """"trained with `preset`", and for a later stage (``train.init``: an earlier run's weights) "from the weights
+    of `<that run's preset>`'s run"."""
+    init = config_of_run((trained.get("train") or {}).get("init"))
+    return f"trained with `{preset}`" + (f" from the weights of `{init}`'s run" if init else "")
+
+
+def run_training(checkpoint: str | None) -> str | None:
+    """How the run that wrote ``checkpoint`` was trained, in trained_with()'s words, or None when no preset made
+    it."""
+    from hotpose.engine.config import load_config
+
+    preset = config_of_run(checkpoint)
+    return trained_with(preset, load_config(ROOT / preset).to_dict()) if preset else None
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
@@ -329,9 +345,7 @@ def packaged_default() -> str:
     same = preset_where(lambda c: c.to_dict() == trained) if trained else None
     if not same:
         return words
-    words += f", trained with `{same}`"
-    init = config_of_run((trained.get("train") or {}).get("init"))  # a later stage: from an earlier run's weights
-    return words + (f" from the weights of `{init}`'s run" if init else "")
+    return f"{words}, {trained_with(same, trained)}"
 
 
 def default_section(d: dict) -> str:
@@ -341,7 +355,7 @@ def default_section(d: dict) -> str:
             f"{packaged_default()}; hotpose/pretrained/README.md gives the recipe and every target) on B2 through "
             f"all 8 cameras of S9 and S11 ({d['views']} views), projected "
             f"ground-truth 2D, flip on: **P1 {d['p1']:.1f} mm**, P2 {d['p2']:.1f} mm (mean over actions)"
-            + (f"; the frame-wise baseline (trained with `{d.get('baseline_config') or 'its own config'}`) "
+            + (f"; the frame-wise baseline ({d.get('baseline_training') or 'trained with its own config'}) "
                f"{d['baseline_p1']:.1f} mm" if d.get("baseline_p1") else "")
             + f". Through 40 other cameras drawn from the range phones and action cameras film from: P1 "
             f"{d['viewpoints_p1']:.1f} mm, P2 {d['viewpoints_p2']:.1f} mm. Measured by "

@@ -5,6 +5,7 @@
     python benchmarks/lifter_targets.py --no-speed                        # skip the timing (on a busy machine)
     python benchmarks/lifter_targets.py --device cuda --no-speed          # accuracy figures on a GPU, then
     python benchmarks/lifter_targets.py --speed-only                      # the speed on this CPU, added to them
+    python benchmarks/lifter_targets.py --baseline-only --baseline runs/MLP/best.pt   # only the baseline, replaced
 
 Test protocol (configs/lifter/default.yaml's data, test split): B2 through **every** camera of S9 and S11 (8 views of
 each clip, ``data.test_views_per_action=8``), flip on, P1 / P2 mean over action groups (official protocol).
@@ -152,6 +153,12 @@ def speed(checkpoint: str | None, model: tuple[str, dict] | None = None, frames=
     return out
 
 
+def score_baseline(checkpoint: str, seqs, device: str) -> dict:
+    """The frame-wise baseline's P1 / P2 / N-MPJPE on the plain test views, and which checkpoint gave them."""
+    res = {k: v for k, v in score(load_model(checkpoint).to(device), seqs).items() if k != "preds"}
+    return {**res, "checkpoint": checkpoint}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="a `hotpose train` checkpoint (default: the packaged default model)")
@@ -163,6 +170,9 @@ def main() -> int:
     p.add_argument("--speed-only", action="store_true",
                    help="measure only the speed and add it to the result file of an earlier run (e.g. one with "
                         "--device cuda --no-speed)")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="score only --baseline and put it in the result file of an earlier run (e.g. after the "
+                        "baseline trained on)")
     a = p.parse_args()
     torch.set_num_threads(1)  # the accuracy figures; the speed runs in its own processes with 2 threads
     os.chdir(ROOT)
@@ -170,12 +180,19 @@ def main() -> int:
 
     name = a.name or (Path(a.checkpoint).parent.name if a.checkpoint else "default")
     out = ROOT / "benchmarks" / "results" / f"targets_{name}.json"
-    if a.speed_only:
+    if a.speed_only or a.baseline_only:
+        flag = "--speed-only" if a.speed_only else "--baseline-only"
+        if a.speed_only and a.baseline_only:
+            raise SystemExit("--speed-only and --baseline-only: choose one")
+        if a.baseline_only and not a.baseline:
+            raise SystemExit("--baseline-only needs --baseline")
         if not out.is_file():
-            raise SystemExit(f"--speed-only adds to {out.relative_to(ROOT)}, which does not exist: run without it "
-                             f"first")
+            raise SystemExit(f"{flag} adds to {out.relative_to(ROOT)}, which does not exist: run without it first")
         res = json.loads(out.read_text())
-        res["speed"] = speed(a.checkpoint)
+        if a.speed_only:
+            res["speed"] = speed(a.checkpoint)
+        else:
+            res["baseline"] = score_baseline(a.baseline, test_split("plain"), a.device)
         return write(out, res)
     lifter = load_lifter(a.checkpoint)
     lifter.model.to(a.device)
@@ -193,9 +210,7 @@ def main() -> int:
         res[v] = r
         print(f"{v}: P1 {r['p1']:.1f} mm, P2 {r['p2']:.1f} mm ({r['views']} views)", flush=True)
     if a.baseline:
-        res["baseline"] = {k: v for k, v in score(load_model(a.baseline).to(a.device), seqs["plain"]).items()
-                           if k != "preds"}
-        res["baseline"]["checkpoint"] = a.baseline
+        res["baseline"] = score_baseline(a.baseline, seqs["plain"], a.device)
     from hotpose.video.demo import load_sample
     from hotpose.video.infer import lift_tracks
 
