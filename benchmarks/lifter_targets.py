@@ -180,14 +180,14 @@ def main() -> int:
 
     name = a.name or (Path(a.checkpoint).parent.name if a.checkpoint else "default")
     out = ROOT / "benchmarks" / "results" / f"targets_{name}.json"
-    if a.speed_only or a.baseline_only:
-        flag = "--speed-only" if a.speed_only else "--baseline-only"
-        if a.speed_only and a.baseline_only:
-            raise SystemExit("--speed-only and --baseline-only: choose one")
-        if a.baseline_only and not a.baseline:
-            raise SystemExit("--baseline-only needs --baseline")
+    if a.speed_only and a.baseline_only:
+        raise SystemExit("--speed-only and --baseline-only: choose one")
+    if a.baseline_only and not a.baseline:
+        raise SystemExit("--baseline-only needs --baseline")
+    if a.speed_only or a.baseline_only:  # one part, added to the result file of an earlier run
         if not out.is_file():
-            raise SystemExit(f"{flag} adds to {out.relative_to(ROOT)}, which does not exist: run without it first")
+            raise SystemExit(f"{'--speed-only' if a.speed_only else '--baseline-only'} adds to "
+                             f"{out.relative_to(ROOT)}, which does not exist: run without it first")
         res = json.loads(out.read_text())
         if a.speed_only:
             res["speed"] = speed(a.checkpoint)
