@@ -277,14 +277,15 @@ def frame_stats(out: Path, cfg) -> dict:
 TARGETS_FILE = "benchmarks/results/targets_default.json"
 
 
-def default_model() -> dict:
-    """The packaged default model's figures as ``benchmarks/lifter_targets.py`` measured them (its result file
-    TARGETS_FILE): that script is the one place they are measured; this doc quotes them."""
-    r = json.loads((ROOT / TARGETS_FILE).read_text())
+def default_model(path: Path | None = None) -> dict:
+    """The packaged default model's figures as ``benchmarks/lifter_targets.py`` measured them (its result file,
+    ``path`` or TARGETS_FILE): that script is the one place they are measured; this doc quotes them."""
+    r = json.loads((path or ROOT / TARGETS_FILE).read_text())
     return {"p1": r["plain"]["p1"], "p2": r["plain"]["p2"], "views": r["plain"]["views"],
             "viewpoints_p1": r["other viewpoints"]["p1"], "viewpoints_p2": r["other viewpoints"]["p2"],
             "baseline_p1": (r.get("baseline") or {}).get("p1"),
-            "baseline_training": run_training((r.get("baseline") or {}).get("checkpoint"))}
+            "baseline_training": run_training((r.get("baseline") or {}).get("checkpoint"),
+                                              (r.get("baseline") or {}).get("training_config"))}
 
 
 def preset_where(match) -> str | None:
@@ -304,48 +305,52 @@ def config_of_run(checkpoint: str | None) -> str | None:
 
 
 def trained_with(preset: str, trained: dict) -> str:
-    """"trained with `preset`", and for a later stage (``train.init``: an earlier run's weights) "from the weights
-    of `<that run's preset>`'s run"."""
+    """"trained with `preset`", the overrides the run gave it (e.g. "and `train.epochs=12`"), and for a later stage
+    (``train.init``: an earlier run's weights) "from the weights of `<that run's preset>`'s run"."""
+    from hotpose.engine.config import as_overrides, load_config
+
+    over = as_overrides(load_config(ROOT / preset).to_dict(), trained)
     init = config_of_run((trained.get("train") or {}).get("init"))
-    return f"trained with `{preset}`" + (f" from the weights of `{init}`'s run" if init else "")
+    return (f"trained with `{preset}`" + "".join(f" and `{o}`" for o in over)
+            + (f" from the weights of `{init}`'s run" if init else ""))
 
 
-def run_training(checkpoint: str | None) -> str | None:
-    """How the run that wrote ``checkpoint`` was trained, in trained_with()'s words, or None when no preset made
-    it."""
+def run_training(checkpoint: str | None, trained: dict | None = None) -> str | None:
+    """How the run that wrote ``checkpoint`` was trained (``trained``: its config, when known; else its preset's),
+    in trained_with()'s words, or None when no preset made it."""
     from hotpose.engine.config import load_config
 
     preset = config_of_run(checkpoint)
-    return trained_with(preset, load_config(ROOT / preset).to_dict()) if preset else None
+    return trained_with(preset, trained or load_config(ROOT / preset).to_dict()) if preset else None
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
 RECOVERY = {"tra": "TRA", "linear": "linear recovery", "nearest": "nearest recovery"}
 
 
-def packaged_default() -> str:
-    """The packaged default model in words, read from the file itself (so that the doc follows a new default):
-    e.g. "HoT w. MixSTE with TRA, 81-frame windows, trained with `configs/lifter/default.yaml`"."""
-    import yaml
-
+def packaged_default(path: Path | None = None) -> str:
+    """The packaged default model (or the packaged file ``path``) in words, read from the file itself (so that the
+    doc follows a new default): e.g. "HoT w. MixSTE with TRA, 81-frame windows, trained with
+    `configs/lifter/default.yaml`"."""
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import config_from_dict
     from hotpose.paper import PAPER
     from hotpose.pretrained import pretrained_path
 
-    blob = ckpt.load_checkpoint(pretrained_path(), packaged=True)
+    blob = ckpt.load_checkpoint(path or pretrained_path(), packaged=True)
     c = blob["config"]
     words = PAPER[c["name"]].label if c["name"] in PAPER else f"`{c['name']}`"
     recoverer = (c.get("hourglass") or {}).get("recoverer")
     if recoverer in RECOVERY and RECOVERY[recoverer] not in words:
         words += f" with {RECOVERY[recoverer]}"
     words += f", {c['backbone_config']['frames']}-frame windows"
-    trained = yaml.safe_load(blob.get("training_config") or "null")
-    trained = config_from_dict(trained).to_dict() if trained else None
-    same = preset_where(lambda c: c.to_dict() == trained) if trained else None
-    if not same:
+    trained = ckpt.training_config(blob)
+    if not trained:
         return words
-    return f"{words}, {trained_with(same, trained)}"
+    trained = config_from_dict(trained).to_dict()
+    # the preset it was trained with as it stands, else the one that writes its run folder (with overrides)
+    same = preset_where(lambda c: c.to_dict() == trained) or preset_where(lambda c: c.out == trained["out"])
+    return f"{words}, {trained_with(same, trained)}" if same else words
 
 
 def default_section(d: dict) -> str:

@@ -154,9 +154,13 @@ def speed(checkpoint: str | None, model: tuple[str, dict] | None = None, frames=
 
 
 def score_baseline(checkpoint: str, seqs, device: str) -> dict:
-    """The frame-wise baseline's P1 / P2 / N-MPJPE on the plain test views, and which checkpoint gave them."""
+    """The frame-wise baseline's P1 / P2 / N-MPJPE on the plain test views, which checkpoint gave them and the
+    config of the run that trained it (its preset and overrides are named in docs/results.md)."""
+    from hotpose.engine import checkpoint as ckpt
+
     res = {k: v for k, v in score(load_model(checkpoint).to(device), seqs).items() if k != "preds"}
-    return {**res, "checkpoint": checkpoint}
+    trained = ckpt.training_config(ckpt.load_checkpoint(ckpt.resolve_checkpoint(checkpoint), packaged=True))
+    return {**res, "checkpoint": checkpoint, "training_config": trained}
 
 
 def main() -> int:

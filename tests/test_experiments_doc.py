@@ -249,3 +249,44 @@ def test_default_section_describes_the_packaged_file(ex):
     section = ex.default_section(ex.default_model())
     doc = (ROOT / "docs/results.md").read_text()
     assert section in doc, "docs/results.md is stale: python benchmarks/experiments.py --default-only"
+
+
+def test_training_words_name_the_preset_its_overrides_and_the_run_it_started_from(ex, tmp_path):
+    """A run given `key=value` overrides (the baseline's `train.epochs=12`) is described as its preset and those
+    overrides; the default section names the baseline's run from the config recorded in the targets file."""
+    from hotpose.engine.config import load_config
+
+    preset = "configs/lifter/framewise_cpu.yaml"
+    plain = load_config(ROOT / preset).to_dict()
+    stage1 = "from the weights of `configs/lifter/framewise.yaml`'s run"
+    assert ex.trained_with(preset, plain) == f"trained with `{preset}` {stage1}"
+    shorter = load_config(ROOT / preset, ["train.epochs=12"]).to_dict()
+    assert ex.trained_with(preset, shorter) == f"trained with `{preset}` and `train.epochs=12` {stage1}"
+    checkpoint = plain["out"] + "/best.pt"
+    assert ex.run_training(checkpoint, shorter) == ex.trained_with(preset, shorter)
+    assert ex.run_training(checkpoint) == ex.trained_with(preset, plain)  # no record: the preset as it stands
+    assert ex.run_training("runs/elsewhere/best.pt", shorter) is None
+
+    record = json.loads((ROOT / ex.TARGETS_FILE).read_text())
+    record["baseline"] = {**record["baseline"], "checkpoint": checkpoint, "training_config": shorter}
+    (tmp_path / "targets.json").write_text(json.dumps(record))
+    assert ex.default_model(tmp_path / "targets.json")["baseline_training"] == ex.trained_with(preset, shorter)
+
+
+def test_a_default_trained_with_overrides_is_described_with_them(ex, tmp_path):
+    """The packaged file's training config is its preset with `train.epochs=80` (a run ended early): the doc names
+    the preset and the override rather than dropping how it was trained."""
+    import torch
+    import yaml
+
+    from hotpose.pretrained import pretrained_path
+
+    blob = torch.load(pretrained_path(), weights_only=True)
+    words = ex.packaged_default()
+    trained = yaml.safe_load(blob["training_config"])
+    trained["train"]["epochs"] = 80
+    blob["training_config"] = yaml.safe_dump(trained, sort_keys=False)
+    torch.save(blob, tmp_path / "early.pt")
+    preset = words.split("trained with `", 1)[1].split("`", 1)[0]
+    early = words.replace(f"`{preset}`", f"`{preset}` and `train.epochs=80`")
+    assert ex.packaged_default(tmp_path / "early.pt") == early

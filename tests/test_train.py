@@ -12,7 +12,7 @@ import hotpose
 from hotpose.cli import main
 from hotpose.data.synthetic import write_3dhp, write_h36m
 from hotpose.engine import checkpoint as ckpt
-from hotpose.engine.config import ConfigError, dump_config, load_config
+from hotpose.engine.config import ConfigError, apply_overrides, as_overrides, dump_config, load_config
 from hotpose.engine.evaluate import evaluate_path
 from hotpose.engine.train import lr_factor, train, training_seconds
 
@@ -95,6 +95,18 @@ def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path, capsys)
         load_config(tmp_path / "odd.yaml")
     assert main(["train", str(tmp_path / "orphan.yaml")]) == 2
     assert "config file not found (the base of" in capsys.readouterr().err
+
+
+def test_the_overrides_between_two_configs_read_back_to_the_second():
+    """as_overrides names every changed leaf once, as `section.key=value` text that apply_overrides reads back
+    (model.args as one value); a config against itself has none."""
+    given = ["train.epochs=12", "train.lr=1.5e-05", "data.train_subjects=[C1, B1]", "model.args={frames: 27}",
+             "train.init=null", "out=runs/x y"]
+    base = load_config(ROOT / "configs/lifter/framewise_cpu.yaml").to_dict()
+    new = load_config(ROOT / "configs/lifter/framewise_cpu.yaml", given).to_dict()
+    over = as_overrides(base, new)
+    assert sorted(over) == sorted(given)
+    assert apply_overrides(base, over) == new and as_overrides(new, new) == []
 
 
 def test_presets_load_and_name_registered_models():

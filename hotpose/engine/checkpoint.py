@@ -53,6 +53,16 @@ def is_packaged(state) -> bool:
     return isinstance(state, dict) and str(state.get("format", "")).startswith("hotpose-pretrained")
 
 
+def training_config(state: dict) -> dict | None:
+    """The config (``Config.to_dict()`` form) of the run that trained a loaded checkpoint: a ``hotpose train``
+    checkpoint's ``config``, or a packaged model's ``training_config``; None when the file does not hold it."""
+    if is_packaged(state):
+        import yaml
+
+        return yaml.safe_load(state["training_config"]) if state.get("training_config") else None
+    return state.get("config")
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A run folder of ``hotpose train`` -> its best.pt (or last.pt when there is no best.pt yet); a file as given."""
     path = Path(path)

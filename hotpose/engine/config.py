@@ -260,3 +260,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Co
 def dump_config(cfg: Config) -> str:
     """The config as YAML text (what :func:`load_config` reads back)."""
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+
+
+def config_diff(old: dict, new: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object, object]]:
+    """Where two config dicts (``Config.to_dict()`` form) differ: ``(key path, old value, new value)`` for each leaf,
+    in key order; ``model.args`` is one value (the keyword arguments as a whole), as a config file gives it."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        key = prefix + (k,)
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and key != ("model", "args"):
+            out += config_diff(a, b, key)
+        elif a != b:
+            out.append((key, a, b))
+    return out
+
+
+def as_overrides(old: dict, new: dict) -> list[str]:
+    """The ``section.key=value`` overrides that turn config ``old`` into ``new`` (what :func:`apply_overrides`
+    reads back), e.g. ``["train.epochs=12"]``."""
+    def text(v) -> str:
+        return yaml.safe_dump(v, default_flow_style=True, width=1 << 16).strip().removesuffix("\n...").strip()
+
+    return [f"{'.'.join(key)}={text(b)}" for key, _, b in config_diff(old, new)]

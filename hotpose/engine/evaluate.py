@@ -243,8 +243,6 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     :data:`EVAL_SEED` (the same figures on every run; the caller's RNG state is left as it was). ``pruner``
     (an hourglass model only): choose the kept frames with this pruner (``"uniform"``, ``"tpc"``, ...) instead of
     the one the model was trained with; reported as ``pruner`` (the trained one as ``trained_pruner``)."""
-    import yaml
-
     from hotpose.data.config import load_splits
     from hotpose.engine import checkpoint as ckpt
     from hotpose.engine.config import apply_overrides, config_from_dict, load_config
@@ -264,10 +262,10 @@ def evaluate_path(path: str | Path, overrides=(), split: str = "test", flip: boo
     else:
         state = ckpt.load_checkpoint(path, packaged=True)
         packaged = ckpt.is_packaged(state)
-        if packaged and not state.get("training_config"):
+        stored = ckpt.training_config(state)
+        if packaged and stored is None:
             raise ValueError(f"{path} is a packaged model without its training config, so the data to evaluate on "
                              f"is unknown; evaluate the `hotpose train` checkpoint it was exported from")
-        stored = yaml.safe_load(state["training_config"]) if packaged else state["config"]
         cfg = config_from_dict(apply_overrides(stored, list(overrides)))
         with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
             model = ckpt.model_from_packaged(state) if packaged else ckpt.model_from_checkpoint(state)

@@ -33,7 +33,7 @@ from hotpose.data.config import load_splits
 from hotpose.data.windows import Windows, epoch_order
 from hotpose.engine import checkpoint as ckpt
 from hotpose.engine.checkpoint import training_seconds
-from hotpose.engine.config import Config, ConfigError, dump_config
+from hotpose.engine.config import Config, ConfigError, config_diff, dump_config
 from hotpose.engine.distributed import Dist, all_gather_objects, all_sum, barrier, setup, teardown
 from hotpose.engine.evaluate import score_sequences, summarize
 from hotpose.losses import bone_length_error, get_loss, output_targets
@@ -55,19 +55,10 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     return min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
 
 
-def config_changes(old: dict, new: dict, prefix=()) -> list[str]:
+def config_changes(old: dict, new: dict) -> list[str]:
     """Keys whose values differ between two config dicts, except those allowed to change on resume."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        key = prefix + (k,)
-        if key in RESUMABLE:
-            continue
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict) and key != ("model", "args"):
-            out += config_changes(a, b, key)
-        elif a != b:
-            out.append(f"{'.'.join(key)}: {a!r} -> {b!r}")
-    return out
+    return [f"{'.'.join(key)}: {a!r} -> {b!r}" for key, a, b in config_diff(old, new)
+            if not any(key[:i] in RESUMABLE for i in range(1, len(key) + 1))]
 
 
 class TrainingInterrupted(KeyboardInterrupt):
