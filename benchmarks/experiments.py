@@ -309,7 +309,8 @@ def trained_with(preset: str, trained: dict) -> str:
     (``train.init``: an earlier run's weights) "from the weights of `<that run's preset>`'s run"."""
     from hotpose.engine.config import as_overrides, load_config
 
-    over = as_overrides(load_config(ROOT / preset).to_dict(), trained)
+    over = [o for o in as_overrides(load_config(ROOT / preset).to_dict(), trained)
+            if not o.startswith("data.root=")]  # where the data was read from, not how the run trained
     init = config_of_run((trained.get("train") or {}).get("init"))
     return (f"trained with `{preset}`" + "".join(f" and `{o}`" for o in over)
             + (f" from the weights of `{init}`'s run" if init else ""))

@@ -262,6 +262,8 @@ def test_training_words_name_the_preset_its_overrides_and_the_run_it_started_fro
     assert ex.trained_with(preset, plain) == f"trained with `{preset}` {stage1}"
     shorter = load_config(ROOT / preset, ["train.epochs=12"]).to_dict()
     assert ex.trained_with(preset, shorter) == f"trained with `{preset}` and `train.epochs=12` {stage1}"
+    elsewhere = load_config(ROOT / preset, ["train.epochs=12", "data.root=/mnt/bandai"]).to_dict()
+    assert ex.trained_with(preset, elsewhere) == ex.trained_with(preset, shorter)  # the data's place is no recipe
     checkpoint = plain["out"] + "/best.pt"
     assert ex.run_training(checkpoint, shorter) == ex.trained_with(preset, shorter)
     assert ex.run_training(checkpoint) == ex.trained_with(preset, plain)  # no record: the preset as it stands
