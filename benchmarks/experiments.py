@@ -28,6 +28,7 @@ measured afterwards in this process alone, with one thread.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -288,28 +289,32 @@ def default_model(path: Path | None = None) -> dict:
                                               (r.get("baseline") or {}).get("training_config"))}
 
 
-def preset_where(match) -> str | None:
-    """The first preset under configs/ (its path from the repository root) whose loaded config ``match`` accepts,
-    or None."""
+@functools.lru_cache(maxsize=1)
+def presets() -> dict:
+    """Every preset under configs/ (its path from the repository root -> its config as a dict), read once."""
     from hotpose.engine.config import load_config
 
-    same = [f for f in sorted((ROOT / "configs").rglob("*.yaml")) if match(load_config(f))]
-    return str(same[0].relative_to(ROOT)) if same else None
+    return {str(f.relative_to(ROOT)): load_config(f).to_dict() for f in sorted((ROOT / "configs").rglob("*.yaml"))}
+
+
+def preset_where(match) -> str | None:
+    """The first preset under configs/ whose config (a dict) ``match`` accepts, or None."""
+    return next((name for name, cfg in presets().items() if match(cfg)), None)
 
 
 def config_of_run(checkpoint: str | None) -> str | None:
     """The preset whose ``out`` is ``checkpoint``'s run folder (e.g. runs/lifter/framewise/best.pt ->
     configs/lifter/framewise.yaml), or None."""
     run = Path(checkpoint).parent.as_posix() if checkpoint else None
-    return preset_where(lambda c: c.out == run) if run else None
+    return preset_where(lambda c: c["out"] == run) if run else None
 
 
 def trained_with(preset: str, trained: dict) -> str:
     """"trained with `preset`", the overrides the run gave it (e.g. "and `train.epochs=12`"), and for a later stage
     (``train.init``: an earlier run's weights) "from the weights of `<that run's preset>`'s run"."""
-    from hotpose.engine.config import as_overrides, load_config
+    from hotpose.engine.config import as_overrides
 
-    over = [o for o in as_overrides(load_config(ROOT / preset).to_dict(), trained)
+    over = [o for o in as_overrides(presets()[preset], trained)
             if not o.startswith("data.root=")]  # where the data was read from, not how the run trained
     init = config_of_run((trained.get("train") or {}).get("init"))
     return (f"trained with `{preset}`" + "".join(f" and `{o}`" for o in over)
@@ -319,10 +324,8 @@ def trained_with(preset: str, trained: dict) -> str:
 def run_training(checkpoint: str | None, trained: dict | None = None) -> str | None:
     """How the run that wrote ``checkpoint`` was trained (``trained``: its config, when known; else its preset's),
     in trained_with()'s words, or None when no preset made it."""
-    from hotpose.engine.config import load_config
-
     preset = config_of_run(checkpoint)
-    return trained_with(preset, trained or load_config(ROOT / preset).to_dict()) if preset else None
+    return trained_with(preset, trained or presets()[preset]) if preset else None
 
 
 DEFAULT_HEADING = "## The packaged default model\n"
@@ -350,7 +353,7 @@ def packaged_default(path: Path | None = None) -> str:
         return words
     trained = config_from_dict(trained).to_dict()
     # the preset it was trained with as it stands, else the one that writes its run folder (with overrides)
-    same = preset_where(lambda c: c.to_dict() == trained) or preset_where(lambda c: c.out == trained["out"])
+    same = preset_where(lambda c: c == trained) or preset_where(lambda c: c["out"] == trained["out"])
     return f"{words}, {trained_with(same, trained)}" if same else words
 
 
